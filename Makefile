@@ -1,0 +1,50 @@
+# Everything this project uses is installed by these rules; nothing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUF := node_modules/.bin/buf
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+PROTOS := $(wildcard proto/userservice/v1/*.proto)
+# The googleapis files our protos import, and the two Envoy needs to render error details.
+GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/field_behavior.proto \
+	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto \
+	google/rpc/status.proto google/rpc/error_details.proto
+
+.PHONY: install run test lint generate bench clean
+
+install: $(VENV)/.installed $(BUF)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(BUF): package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+run: install
+	mkdir -p data
+	$(VENV)/bin/userservice serve --database sqlite:///data/users.db --grpc-port 50051 --http-port 8080
+
+test: install lint
+	$(VENV)/bin/pytest -q
+
+lint: install
+	build/protodeps.sh $(SITE) build/protodeps $(GOOGLE_PROTOS)
+	$(BUF) lint
+	$(VENV)/bin/ruff check service tests bench
+	$(VENV)/bin/mypy
+
+generate: install
+	build/generate.sh $(PY) $(SITE) generated $(GOOGLE_PROTOS)
+
+bench: install
+	command -v h2load >/dev/null && command -v wrk >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nghttp2-client wrk)
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) node_modules build/protodeps data

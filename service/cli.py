@@ -1,0 +1,104 @@
+"""The ``userservice`` command: ``serve`` and ``keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from service import logs
+from service.auth import ROLES, new_key, split_key
+from service.errors import ServiceError
+from service.store import Store
+
+DEFAULT_DATABASE = "sqlite:///data/users.db"
+
+
+def _store(url: str) -> Store:
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+    return Store(url)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="userservice", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database", default=os.environ.get("USERSERVICE_DATABASE", DEFAULT_DATABASE),
+                       help="sqlite:///PATH (default %(default)s) or postgresql://...")
+
+    serve = sub.add_parser("serve", help="serve gRPC, and REST through Envoy")
+    database(serve)
+    serve.add_argument("--grpc-port", type=int, default=50051)
+    serve.add_argument("--http-port", type=int, default=8080)
+    serve.add_argument("--no-envoy", action="store_true", help="serve gRPC only")
+    serve.add_argument("--hash-workers", type=int, default=1, help="threads hashing passwords (default 1)")
+    serve.add_argument("--grace", type=float, default=10.0, help="seconds to drain calls on SIGTERM")
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key (its tenant too, if new); prints it once")
+    database(create)
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--user", help="the user a `user` key is bound to")
+    listing = keys.add_parser("list", help="list keys (ids, never secrets)")
+    database(listing)
+    revoke = keys.add_parser("revoke", help="revoke a key, given the key or its id")
+    database(revoke)
+    revoke.add_argument("key")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup()
+    if args.command == "serve":
+        if args.database.startswith("sqlite:///"):
+            _store(args.database).close()
+        asyncio.run(_serve(args))
+        return 0
+    store = _store(args.database)
+    try:
+        if args.keys_command == "create":
+            if (args.role == "user") != bool(args.user):
+                print("error: --user is required with --role user, and only with it", file=sys.stderr)
+                return 2
+            key_id, key, secret_hash = new_key()
+            try:
+                store.create_key(args.tenant, args.role, args.user, secret_hash, key_id)
+            except ServiceError as err:
+                print(f"error: {err.message}", file=sys.stderr)
+                return 1
+            print(f"created {args.role} key {key_id} for tenant {args.tenant}; it is shown only once:")
+            print(key)
+        elif args.keys_command == "list":
+            for k in store.keys():
+                state = "revoked" if k.revoked else "active"
+                print(f"{k.id}\t{k.tenant_name}\t{k.role}\t{k.user_id or '-'}\t{state}")
+        elif args.keys_command == "revoke":
+            parts = split_key(args.key)
+            key_id = parts[0] if parts else args.key
+            if not store.revoke_key(key_id):
+                print(f"error: no active key {key_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {key_id}")
+    finally:
+        store.close()
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from service.server import serve
+
+    await serve(args.database, args.grpc_port, None if args.no_envoy else args.http_port,
+                hash_workers=args.hash_workers, grace=args.grace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

