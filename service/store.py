@@ -546,8 +546,8 @@ class Store:
                 sql = self._sql(("update", columns), lambda: UserRow.update(
                     {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
                 self.db.execute_sql(sql, (*(values[c] for c in columns), row[0]))
-            written = [p for p in change.paths if p.split(".", 1)[0] in changed or p == "password"
-                       and change.password_hash is not None]
+            written = [p for p in change.paths if p.split(".", 1)[0] in changed or (p == "password"
+                       and change.password_hash is not None)]
             self._audit(tenant_id, user_id, key_id, method, written, current, new, now)
             if validate_only:
                 raise _RolledBack(new)
