@@ -120,11 +120,11 @@ def to_rpc_status(err: ServiceError) -> status_pb2.Status:
 
 def to_grpc_status(err: ServiceError) -> grpc.Status:
     """The ``grpc.Status`` to abort a call with (details in ``grpc-status-details-bin``)."""
-    return rpc_status.to_status(to_rpc_status(err))  # type: ignore[no-any-return]
+    status: grpc.Status = rpc_status.to_status(to_rpc_status(err))
+    return status
 
 
 def internal_status() -> grpc.Status:
     """What a caller sees of an unexpected exception: no internals, no stack trace."""
-    return rpc_status.to_status(  # type: ignore[no-any-return]
-        status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
-    )
+    status: grpc.Status = rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
+    return status

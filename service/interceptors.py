@@ -24,26 +24,29 @@ log = logging.getLogger("userservice.access")
 PROTECTED_PREFIX = "/userservice."
 
 
-class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+Handler = grpc.RpcMethodHandler[Any, Any]
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset()) -> None:
         self.auth = auth
         self.open_methods = open_methods
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler:
         handler = await continuation(details)
         method: str = details.method
         if handler is None or not method.startswith(PROTECTED_PREFIX) or handler.unary_unary is None:
             return handler
-        behavior = handler.unary_unary
-        decode = handler.request_deserializer
+        behavior: Any = handler.unary_unary
+        decode: Any = handler.request_deserializer
         name = method.rsplit("/", 1)[-1]
         authenticate = method not in self.open_methods
 
-        async def wrapped(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+        async def wrapped(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
             code = grpc.StatusCode.OK
             key_id = None
@@ -73,6 +76,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 log.info("call", extra={"method": name, "code": code.name, "key_id": key_id,
                                         "latency_ms": round((time.perf_counter() - start) * 1000, 3)})
 
+        wrapped_any: Any = wrapped
         return grpc.unary_unary_rpc_method_handler(
-            wrapped, request_deserializer=None, response_serializer=handler.response_serializer
+            wrapped_any, request_deserializer=None, response_serializer=handler.response_serializer
         )

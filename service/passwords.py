@@ -8,13 +8,16 @@ callers get RESOURCE_EXHAUSTED instead of an ever-growing wait.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from passlib.context import CryptContext
 
 from service.errors import ResourceExhausted
 
+T = TypeVar("T")
 #: OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.
 OWASP_MEMORY_KIB, OWASP_TIME, OWASP_PARALLELISM = 19456, 2, 1
 
@@ -59,7 +62,7 @@ class Hasher:
         ok, new_hash = self.context.verify_and_update(password, stored)
         return Verdict(bool(ok), new_hash)
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._waiting >= self._max_queue:
             raise ResourceExhausted("too many password operations in flight; retry shortly",
                                     reason="PASSWORD_POOL_FULL")
@@ -70,10 +73,10 @@ class Hasher:
             self._waiting -= 1
 
     async def hash(self, password: str) -> str:
-        return await self._run(self.hash_sync, password)  # type: ignore[no-any-return]
+        return await self._run(self.hash_sync, password)
 
     async def verify(self, password: str, stored: str | None) -> Verdict:
-        return await self._run(self.verify_sync, password, stored)  # type: ignore[no-any-return]
+        return await self._run(self.verify_sync, password, stored)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

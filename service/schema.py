@@ -6,20 +6,24 @@ so the rules live in ``proto/`` and nowhere else.
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.api import field_behavior_pb2
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from userservice.v1 import field_access_pb2, user_pb2
 
-USER: Descriptor = user_pb2.User.DESCRIPTOR
-ADDRESS: Descriptor = user_pb2.Address.DESCRIPTOR
+USER: Any = user_pb2.User.DESCRIPTOR
+ADDRESS: Any = user_pb2.Address.DESCRIPTOR
 
 
 def _behaviors(field: FieldDescriptor) -> frozenset[int]:
-    return frozenset(field.GetOptions().Extensions[field_behavior_pb2.field_behavior])
+    options: Any = field.GetOptions()
+    return frozenset(options.Extensions[field_behavior_pb2.field_behavior])
 
 
 def _access(field: FieldDescriptor) -> int:
-    return int(field.GetOptions().Extensions[field_access_pb2.field_access])
+    options: Any = field.GetOptions()
+    return int(options.Extensions[field_access_pb2.field_access])
 
 
 def _names(behavior: int) -> frozenset[str]:

@@ -14,8 +14,10 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from userservice.v1 import user_service_pb2, user_service_pb2_grpc
@@ -40,7 +42,7 @@ SERVICE_NAMES = (
 class Running:
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: Any
 
 
 async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:0") -> Running:
@@ -51,8 +53,9 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
-    user_service_pb2_grpc.add_UserServiceServicer_to_server(UserService(store, hasher), server)
-    health_servicer = health.aio.HealthServicer()
+    user_service_pb2_grpc.add_UserServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        UserService(store, hasher), server)
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
     port = server.add_insecure_port(address)

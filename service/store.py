@@ -51,6 +51,7 @@ class SchemaVersion(BaseModel):
 
 
 class Tenant(BaseModel):
+    id = pw.AutoField()
     name = pw.CharField(max_length=128, unique=True)
     create_time = pw.BigIntegerField()
 
@@ -286,7 +287,7 @@ class Store:
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
         self.url = url
-        self.db: pw.Database = connect(url, busy_timeout_ms)
+        self.db: Any = connect(url, busy_timeout_ms)
         self.is_sqlite = isinstance(self.db, pw.SqliteDatabase)
         proxy.initialize(self.db)
         self._cache: dict[Any, str] = {}
@@ -373,10 +374,11 @@ class Store:
         return KeyRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6] is not None)
 
     def keys(self) -> list[KeyRecord]:
-        query = ApiKey.select(ApiKey, Tenant.name).join(Tenant, on=(ApiKey.tenant_id == Tenant.id))
-        return [KeyRecord(k.id, k.tenant_id, k.tenant.name, k.role, k.user_id, k.secret_hash,
-                          k.revoke_time is not None)
-                for k in query.order_by(ApiKey.create_time)]
+        query = (ApiKey.select(ApiKey.id, ApiKey.tenant_id, Tenant.name, ApiKey.role, ApiKey.user_id,
+                               ApiKey.secret_hash, ApiKey.revoke_time)
+                 .join(Tenant, on=(ApiKey.tenant_id == Tenant.id)).order_by(ApiKey.create_time).tuples())
+        rows: list[Any] = list(query)
+        return [KeyRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6] is not None) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
         with self._write():
@@ -572,7 +574,7 @@ def _equal(a: User, b: User, name: str) -> bool:
     return bool(getattr(a, name) == getattr(b, name))
 
 
-def connect(url: str, busy_timeout_ms: int = 5000) -> pw.Database:
+def connect(url: str, busy_timeout_ms: int = 5000) -> Any:
     """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...``."""
     if url.startswith("sqlite"):
         db = db_url.connect(url, pragmas={

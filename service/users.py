@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -29,18 +30,19 @@ from service.store import Change, Store
 from service.validation import canonical, validate_password, validate_user
 
 User = user_pb2.User
+Context = grpc.aio.ServicerContext[Any, Any]
 DEFAULT_PAGE, MAX_PAGE = 50, 1000
 FILTER_TERM = re.compile(r'\s*([a-z_]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*')
 FILTER_FIELDS = {"username": "username_canon", "email": "email_canon", "external_id": "external_id",
                  "state": "state", "role": "role", "email_verified": "email_verified"}
 
 
-async def send_etag(context: grpc.aio.ServicerContext, user: User) -> None:
+async def send_etag(context: Context, user: User) -> None:
     """Every reply that carries a user sends its etag as initial metadata (``ETag`` over REST)."""
     await context.send_initial_metadata((("etag", user.etag),))
 
 
-def metadata_value(context: grpc.aio.ServicerContext, name: str) -> str:
+def metadata_value(context: Context, name: str) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == name and isinstance(value, str):
             return value
@@ -75,7 +77,7 @@ def parse_filter(text: str) -> list[tuple[str, object]]:
         if name in ("username", "email"):
             where.append((column, canonical(value)))
         elif name == "state":
-            if value not in User.State.keys():
+            if value not in User.State:
                 raise InvalidArgument([Violation("filter", f"unknown state {value!r}")])
             where.append((column, User.State.Value(value)))
         elif name == "email_verified":
@@ -109,7 +111,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         self.hasher = hasher
 
     async def CreateUser(self, request: user_service_pb2.CreateUserRequest,
-                         context: grpc.aio.ServicerContext) -> User:
+                         context: Context) -> User:
         who = principal()
         require(who, "admin")
         check_request_id(request.request_id)
@@ -132,7 +134,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         await send_etag(context, created)
         return created
 
-    async def GetUser(self, request: user_service_pb2.GetUserRequest, context: grpc.aio.ServicerContext) -> User:
+    async def GetUser(self, request: user_service_pb2.GetUserRequest, context: Context) -> User:
         who = principal()
         user = self.store.get_user(who.tenant_id, request.id)
         require_user_access(who, user.id, write=False)
@@ -140,7 +142,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return user
 
     async def ListUsers(self, request: user_service_pb2.ListUsersRequest,
-                        context: grpc.aio.ServicerContext) -> user_service_pb2.ListUsersResponse:
+                        context: Context) -> user_service_pb2.ListUsersResponse:
         who = principal()
         require(who, "admin", "reader")
         size = page_size(request.page_size)
@@ -152,7 +154,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return user_service_pb2.ListUsersResponse(users=users, next_page_token=store.page_token(last, fp))
 
     async def UpdateUser(self, request: user_service_pb2.UpdateUserRequest,
-                         context: grpc.aio.ServicerContext) -> User:
+                         context: Context) -> User:
         who = principal()
         user_id = request.user.id
         if not user_id:
@@ -197,7 +199,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return await self.hasher.hash(password)
 
     async def _set_state(self, request_id: str, user_id: str, etag: str, method: str, want: int,
-                         context: grpc.aio.ServicerContext) -> User:
+                         context: Context) -> User:
         who = principal()
         check_request_id(request_id)
         self.store.get_user(who.tenant_id, user_id)
@@ -219,17 +221,17 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return user
 
     async def DeleteUser(self, request: user_service_pb2.DeleteUserRequest,
-                         context: grpc.aio.ServicerContext) -> User:
+                         context: Context) -> User:
         return await self._set_state(request.request_id, request.id, request.etag, "DeleteUser", User.DELETED,
                                      context)
 
     async def UndeleteUser(self, request: user_service_pb2.UndeleteUserRequest,
-                           context: grpc.aio.ServicerContext) -> User:
+                           context: Context) -> User:
         return await self._set_state(request.request_id, request.id, request.etag, "UndeleteUser", User.ACTIVE,
                                      context)
 
     async def ChangePassword(self, request: user_service_pb2.ChangePasswordRequest,
-                             context: grpc.aio.ServicerContext) -> User:
+                             context: Context) -> User:
         who = principal()
         check_request_id(request.request_id)
         current = self.store.get_user(who.tenant_id, request.id)
@@ -261,7 +263,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return user
 
     async def VerifyPassword(self, request: user_service_pb2.VerifyPasswordRequest,
-                             context: grpc.aio.ServicerContext) -> user_service_pb2.VerifyPasswordResponse:
+                             context: Context) -> user_service_pb2.VerifyPasswordResponse:
         who = principal()
         require(who, "admin")
         if bool(request.username) == bool(request.email):
@@ -284,7 +286,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return user_service_pb2.VerifyPasswordResponse(user=user)
 
     async def ListUserChanges(self, request: user_service_pb2.ListUserChangesRequest,
-                              context: grpc.aio.ServicerContext) -> user_service_pb2.ListUserChangesResponse:
+                              context: Context) -> user_service_pb2.ListUserChangesResponse:
         who = principal()
         self.store.get_user(who.tenant_id, request.id)
         require(who, "admin")

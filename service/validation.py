@@ -75,9 +75,8 @@ def validate_user(user: user_pb2.User) -> list[Violation]:
         out.append(Violation("username", "required"))
     elif _has_invisible(user.username) or not USERNAME.fullmatch(user.username):
         out.append(Violation("username", "1-64 letters, digits, '.', '-', '_' or '@'"))
-    if user.HasField("email") and user.email:
-        if len(user.email) > 254 or _has_invisible(user.email) or not EMAIL.fullmatch(user.email):
-            out.append(Violation("email", "not a valid e-mail address (at most 254 characters)"))
+    if user.email and (len(user.email) > 254 or _has_invisible(user.email) or not EMAIL.fullmatch(user.email)):
+        out.append(Violation("email", "not a valid e-mail address (at most 254 characters)"))
     if user.HasField("phone_number") and user.phone_number and not E164.fullmatch(user.phone_number):
         out.append(Violation("phone_number", "not an E.164 phone number such as +15552323353"))
     for name, limit in SHORT_TEXT.items():
