@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"created {args.role} key {key_id} for tenant {args.tenant}; it is shown only once:")
             print(key)
         elif args.keys_command == "list":
-            for k in store:
+            for k in store.keys():  # noqa: SIM118 - API keys, not a dict
                 state = "revoked" if k.revoked else "active"
                 print(f"{k.id}\t{k.tenant_name}\t{k.role}\t{k.user_id or '-'}\t{state}")
         elif args.keys_command == "revoke":

@@ -77,7 +77,7 @@ def parse_filter(text: str) -> list[tuple[str, object]]:
         if name in ("username", "email"):
             where.append((column, canonical(value)))
         elif name == "state":
-            if value not in User.State:
+            if value not in User.State.keys():  # noqa: SIM118 - an enum wrapper, not a dict
                 raise InvalidArgument([Violation("filter", f"unknown state {value!r}")])
             where.append((column, User.State.Value(value)))
         elif name == "email_verified":

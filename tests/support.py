@@ -110,6 +110,8 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self._log.close()
+                self.store.close()
                 raise RuntimeError(f"serve exited {self.process.returncode}:\n{self.log_path.read_text()}")
             if "userservice: gRPC on" in self.log_path.read_text():
                 return
