@@ -82,8 +82,8 @@ def plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None
     if "*" in mask:
         if len(mask) != 1:
             raise InvalidArgument([Violation("update_mask", "'*' must be the only path")])
-        names = sorted(writable - ({"password"} if not user.HasField("password") else set()))
-        raw = names
+        # A given password is always part of `*`, so a key that may not write it is refused, not ignored.
+        raw = sorted((writable - {"password"}) | ({"password"} if user.HasField("password") else set()))
     else:
         raw = list(mask) if mask else _populated(user)
     paths: set[str] = set()
