@@ -100,6 +100,7 @@ class Service:
                 "--grpc-port", str(self.grpc_port), "--grace", "5", *(extra or [])]
         args += ["--http-port", str(self.http_port)] if envoy else ["--no-envoy"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self._log_start = self._log.tell()
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
                                         stdin=subprocess.DEVNULL)
         self._wait_ready()
@@ -113,7 +114,7 @@ class Service:
                 self._log.close()
                 self.store.close()
                 raise RuntimeError(f"serve exited {self.process.returncode}:\n{self.log_path.read_text()}")
-            if "userservice: gRPC on" in self.log_path.read_text():
+            if b"userservice: gRPC on" in self.log_path.read_bytes()[self._log_start:]:
                 return
             time.sleep(0.05)
         self.stop()
