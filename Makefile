@@ -30,7 +30,7 @@ run: install
 	$(VENV)/bin/userservice serve --database sqlite:///data/users.db --grpc-port 50051 --http-port 8080
 
 test: install lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: install
 	build/protodeps.sh $(SITE) build/protodeps $(GOOGLE_PROTOS)
