@@ -36,6 +36,8 @@ from service.errors import (
 from service.validation import canonical
 
 User = user_pb2.User
+#: Models are bound to this proxy for schema work; every query runs on its Store's own database
+#: (``execute(self.db)``), so several Stores can live in one process (tests do).
 proxy = pw.DatabaseProxy()
 
 
@@ -145,6 +147,8 @@ class RequestRow(BaseModel):
 def _migration_1(db: pw.Database) -> None:
     db.create_tables([Tenant, ApiKey, UserRow, UserChangeRow, RequestRow])
 
+
+MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
 
 #: Versioned migrations, applied in order at start, each in its own transaction. Append only.
 MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1]
@@ -301,12 +305,12 @@ class Store:
 
     def migrate(self) -> int:
         """Apply every migration newer than the database; returns the schema version."""
-        with self._write():
+        with self._write(), self.db.bind_ctx(MODELS):
             self.db.create_tables([SchemaVersion])
-            current = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar() or 0
+            current = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar(self.db) or 0
             for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
                 step(self.db)
-                SchemaVersion.create(version=version, applied_time=now_micros())
+                SchemaVersion.insert(version=version, applied_time=now_micros()).execute(self.db)
         return len(MIGRATIONS)
 
     @contextmanager
@@ -326,7 +330,7 @@ class Store:
     def _sql(self, key: Any, build: Callable[[], pw.Query]) -> str:
         sql = self._cache.get(key)
         if sql is None:
-            sql = build().sql()[0]
+            sql = self.db.get_sql_context().sql(build()).query()[0]  # in this database's dialect
             self._cache[key] = sql
         return sql
 
@@ -350,10 +354,10 @@ class Store:
     # ---- tenants and keys -------------------------------------------------------------------
     def tenant_id(self, name: str, *, create: bool = False) -> int | None:
         with self._write():
-            tenant = Tenant.get_or_none(Tenant.name == name)
-            if tenant is None and create:
-                tenant = Tenant.create(name=name, create_time=now_micros())
-        return tenant.id if tenant else None
+            found = Tenant.select(Tenant.id).where(Tenant.name == name).scalar(self.db)
+            if found is None and create:
+                found = Tenant.insert(name=name, create_time=now_micros()).execute(self.db)
+        return int(found) if found is not None else None
 
     def create_key(self, tenant: str, role: str, user_id: str | None, secret_hash: str, key_id: str) -> None:
         tid = self.tenant_id(tenant, create=True)
@@ -361,8 +365,8 @@ class Store:
         if user_id is not None:
             self._fetch(tid, user_id)
         with self._write():
-            ApiKey.create(id=key_id, tenant_id=tid, role=role, user_id=user_id, secret_hash=secret_hash,
-                          create_time=now_micros())
+            ApiKey.insert(id=key_id, tenant_id=tid, role=role, user_id=user_id, secret_hash=secret_hash,
+                          create_time=now_micros()).execute(self.db)
 
     def key(self, key_id: str) -> KeyRecord | None:
         sql = self._sql("key", lambda: ApiKey.select(
@@ -377,13 +381,13 @@ class Store:
         query = (ApiKey.select(ApiKey.id, ApiKey.tenant_id, Tenant.name, ApiKey.role, ApiKey.user_id,
                                ApiKey.secret_hash, ApiKey.revoke_time)
                  .join(Tenant, on=(ApiKey.tenant_id == Tenant.id)).order_by(ApiKey.create_time).tuples())
-        rows: list[Any] = list(query)
+        rows: list[Any] = list(query.execute(self.db))
         return [KeyRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6] is not None) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
         with self._write():
             return bool(ApiKey.update(revoke_time=now_micros())
-                        .where((ApiKey.id == key_id) & ApiKey.revoke_time.is_null()).execute())
+                        .where((ApiKey.id == key_id) & ApiKey.revoke_time.is_null()).execute(self.db))
 
     # ---- users: reads -----------------------------------------------------------------------
     def get_user(self, tenant_id: int, user_id: str) -> User:
@@ -421,7 +425,7 @@ class Store:
         self._fetch(tenant_id, user_id)
         rows = list(UserChangeRow.select().where(
             (UserChangeRow.tenant_id == tenant_id) & (UserChangeRow.user_id == user_id)
-            & (UserChangeRow.seq > after_seq)).order_by(UserChangeRow.seq).limit(page_size + 1))
+            & (UserChangeRow.seq > after_seq)).order_by(UserChangeRow.seq).limit(page_size + 1).execute(self.db))
         more = len(rows) > page_size
         rows = rows[:page_size]
         return rows, (rows[-1].seq if more and rows else None)
@@ -495,7 +499,7 @@ class Store:
             for name in ("username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles",
                          "state", "auth_type"):
                 values.update(field_columns(created, name))
-            UserRow.insert(**values).execute()
+            UserRow.insert(**values).execute(self.db)
             self._audit(tenant_id, created.id, key_id, "CreateUser", sorted(n for n in values if n in
                         User.DESCRIPTOR.fields_by_name and values[n] is not None and n not in
                         ("id", "create_time", "update_time", "etag")), User(), created, now)
@@ -563,7 +567,7 @@ class Store:
             values: dict[str, Any] = {"last_login_time" if ok else "last_failed_login_time": now}
             if new_hash:
                 values["password_hash"] = new_hash
-            UserRow.update(values).where((UserRow.tenant_id == tenant_id) & (UserRow.id == user_id)).execute()
+            UserRow.update(values).where((UserRow.tenant_id == tenant_id) & (UserRow.id == user_id)).execute(self.db)
             return row_to_user(self._fetch(tenant_id, user_id))
 
 
