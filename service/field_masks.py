@@ -119,14 +119,21 @@ def apply(current: user_pb2.User, user: user_pb2.User, plan: Plan) -> user_pb2.U
     """
     result = user_pb2.User()
     result.CopyFrom(current)
-    plain = [p for p in plan.paths if _top(p) not in MAP_FIELDS or "." not in p]
-    if plain:
-        field_mask_pb2.FieldMask(paths=plain).MergeMessage(
+    top_level = [p for p in plan.paths if "." not in p]
+    if top_level:
+        field_mask_pb2.FieldMask(paths=top_level).MergeMessage(
             user, result, replace_message_field=True, replace_repeated_field=True
         )
     for path in plan.paths:
         name, _, key = path.partition(".")
-        if name in MAP_FIELDS and key:
+        if name in MESSAGE_FIELDS and key:
+            # MergeMessage leaves `address.locality` alone when the request has no address: clear it.
+            source_message, target_message = getattr(user, name), getattr(result, name)
+            if user.HasField(name):
+                setattr(target_message, key, getattr(source_message, key))
+            else:
+                target_message.ClearField(key)
+        elif name in MAP_FIELDS and key:
             source, target = getattr(user, name), getattr(result, name)
             if key in source:
                 target[key] = source[key]

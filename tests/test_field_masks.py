@@ -1,0 +1,65 @@
+"""Mask rules in-process (AIP-134/161): plans, derived masks, and what apply writes."""
+
+from __future__ import annotations
+
+import pytest
+from userservice.v1 import user_pb2
+
+from service import field_masks, schema
+from service.errors import InvalidArgument
+
+User = user_pb2.User
+
+
+def test_no_mask_derives_nested_and_map_key_paths() -> None:
+    request = User(id="usr_x", nickname="n", address=user_pb2.Address(locality="Paris"), attributes={"a": "1"},
+                   etag="e")
+    assert field_masks.plan([], request).paths == ("address.locality", "attributes.a", "nickname")
+
+
+def test_paths_are_canonical_and_accept_json_names_and_backquoted_keys() -> None:
+    plan = field_masks.plan(["displayName", "address", "address.postalCode", "attributes.`team`", "nickname",
+                             "nickname"], User())
+    assert plan.paths == ("address", "attributes.team", "display_name", "nickname")
+    assert plan.fields == {"address", "attributes", "display_name", "nickname"}
+
+
+def test_star_expands_to_the_writable_fields_and_password_only_if_given() -> None:
+    assert "password" not in field_masks.plan(["*"], User()).fields
+    assert "password" in field_masks.plan(["*"], User(password="x")).fields
+    assert field_masks.plan(["*"], User(), writable=schema.SELF_SERVICE).fields == schema.SELF_SERVICE - {"password"}
+
+
+@pytest.mark.parametrize("path", ["nope", "address.planet", "roles.0", "attributes.9", "attributes.a.b", "", "*.x"])
+def test_paths_that_name_no_field_are_refused(path: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        field_masks.plan([path], User())
+    assert [v.field for v in caught.value.violations] == ["update_mask"]
+
+
+def test_more_than_100_paths_are_refused() -> None:
+    with pytest.raises(InvalidArgument):
+        field_masks.plan(["nickname"] * 101, User())
+
+
+def test_output_only_paths_are_dropped() -> None:
+    assert field_masks.plan(["create_time", "id", "etag", "nickname"], User()).paths == ("nickname",)
+
+
+def test_apply_clears_absent_masked_fields_and_keeps_the_rest() -> None:
+    current = User(id="usr_x", username="u", nickname="n", display_name="d", attributes={"a": "1", "b": "2"},
+                   address=user_pb2.Address(locality="Rome", country="IT"), state=User.LOCKED,
+                   auth_type=User.TWO_FACTOR)
+    plan = field_masks.plan(["nickname", "attributes.a", "address.locality", "state", "auth_type"], User())
+    new = field_masks.apply(current, User(), plan)
+    assert not new.HasField("nickname") and new.display_name == "d"
+    assert dict(new.attributes) == {"b": "2"} and new.address.country == "IT" and new.address.locality == ""
+    assert new.state == User.ACTIVE and new.auth_type == User.PASSWORD
+    assert current.nickname == "n", "apply never changes its input"
+
+
+def test_apply_resets_verification_when_the_contact_changes() -> None:
+    current = User(email="a@x.io", email_verified=True, phone_number="+15550000001", phone_verified=True)
+    new = field_masks.apply(current, User(email="b@x.io", phone_number="+15550000001"),
+                            field_masks.plan(["email", "phone_number"], User()))
+    assert new.email_verified is False and new.phone_verified is True
