@@ -8,7 +8,7 @@ SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"
 PROTOS := $(wildcard proto/userservice/v1/*.proto)
 # The googleapis files our protos import, and the two Envoy needs to render error details.
 GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/field_behavior.proto \
-	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto \
+	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto google/api/httpbody.proto \
 	google/rpc/status.proto google/rpc/error_details.proto
 
 .PHONY: install run test lint generate bench clean
