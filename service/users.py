@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -31,6 +31,8 @@ from service.validation import canonical, validate_password, validate_user
 
 User = user_pb2.User
 Context = grpc.aio.ServicerContext[Any, Any]
+#: A route's own password rule: (password, username) -> violations.
+PasswordRule = Callable[[str, str], list[Violation]]
 DEFAULT_PAGE, MAX_PAGE = 50, 1000
 FILTER_TERM = re.compile(r'\s*([a-z_]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*')
 FILTER_FIELDS = {"username": "username_canon", "email": "email_canon", "external_id": "external_id",
@@ -135,9 +137,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return created
 
     async def GetUser(self, request: user_service_pb2.GetUserRequest, context: Context) -> User:
-        who = principal()
-        user = self.store.get_user(who.tenant_id, request.id)
-        require_user_access(who, user.id, write=False)
+        user = self.read(principal(), request.id)
         await send_etag(context, user)
         return user
 
@@ -155,7 +155,17 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
     async def UpdateUser(self, request: user_service_pb2.UpdateUserRequest,
                          context: Context) -> User:
-        who = principal()
+        updated = await self.update(principal(), request, etag=metadata_value(context, "if-match"))
+        await send_etag(context, updated)
+        return updated
+
+    async def update(self, who: Principal, request: user_service_pb2.UpdateUserRequest, *, etag: str = "",
+                     method: str = "UpdateUser", password_rule: PasswordRule | None = None) -> User:
+        """The one update path (AIP-134): UpdateUser and the seed adapters in ``service.compat`` call it.
+
+        ``etag`` (an ``If-Match``) is used when ``request.user.etag`` is empty; ``method`` names the
+        call in the audit log; ``password_rule`` adds a route's own password rule (seed 004's).
+        """
         user_id = request.user.id
         if not user_id:
             raise InvalidArgument([Violation("id", "required: the id of the user to update")])
@@ -171,36 +181,39 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
             raise PermissionDenied(f"this key may not change: {', '.join(forbidden)}{hint}",
                                    reason="FIELD_NOT_WRITABLE", metadata={"paths": ",".join(forbidden)})
         password = request.user.password if "password" in plan.fields else None
-        hashed = await self._hash_new_password(password, request.user if "username" in plan.fields else current,
-                                               request.validate_only)
+
+        def password_violations(username: str) -> list[Violation]:
+            if password is None:
+                return []
+            return validate_password(password, username) + (password_rule(password, username)
+                                                            if password_rule else [])
+
+        owner = request.user if "username" in plan.fields else current
+        hashed = None
+        if password is not None and not request.validate_only and not password_violations(owner.username):
+            hashed = await self.hasher.hash(password)
 
         def mutate(current: User) -> Change:
             if current.state == User.DELETED:
                 raise FailedPrecondition("the user is deleted; undelete it first", reason="USER_DELETED")
             new = field_masks.apply(current, request.user, plan)
-            violations = validate_user(new)
-            if password is not None:
-                violations += validate_password(password, new.username)
+            violations = validate_user(new) + password_violations(new.username)
             if violations:
                 raise InvalidArgument(violations)
             return Change(new, list(plan.paths), hashed)
 
-        etag = request.user.etag or metadata_value(context, "if-match")
-        updated = self.store.update_user(who.tenant_id, user_id, mutate, key_id=who.key_id, method="UpdateUser",
-                                         etag=etag, request_id=request.request_id,
-                                         validate_only=request.validate_only)
-        await send_etag(context, updated)
-        return updated
+        return self.store.update_user(who.tenant_id, user_id, mutate, key_id=who.key_id, method=method,
+                                      etag=request.user.etag or etag, request_id=request.request_id,
+                                      validate_only=request.validate_only)
 
-    async def _hash_new_password(self, password: str | None, owner: User, validate_only: bool) -> str | None:
-        """Hash a new password that passes the policy (checked again, with every other rule, in the write)."""
-        if password is None or validate_only or validate_password(password, owner.username):
-            return None
-        return await self.hasher.hash(password)
+    def read(self, who: Principal, user_id: str) -> User:
+        """A user the caller may read (NOT_FOUND in another tenant, PERMISSION_DENIED otherwise)."""
+        user = self.store.get_user(who.tenant_id, user_id)
+        require_user_access(who, user.id, write=False)
+        return user
 
-    async def _set_state(self, request_id: str, user_id: str, etag: str, method: str, want: int,
-                         context: Context) -> User:
-        who = principal()
+    def set_state(self, who: Principal, request_id: str, user_id: str, etag: str, method: str, want: int) -> User:
+        """DeleteUser (``want`` DELETED) and UndeleteUser (``want`` ACTIVE); seed 004's ``status`` too."""
         check_request_id(request_id)
         self.store.get_user(who.tenant_id, user_id)
         require(who, "admin")
@@ -215,20 +228,22 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
             new.state = want  # type: ignore[assignment]
             return Change(new, ["state"])
 
-        user = self.store.update_user(who.tenant_id, user_id, mutate, key_id=who.key_id, method=method,
-                                      etag=etag or metadata_value(context, "if-match"), request_id=request_id)
-        await send_etag(context, user)
-        return user
+        return self.store.update_user(who.tenant_id, user_id, mutate, key_id=who.key_id, method=method,
+                                      etag=etag, request_id=request_id)
 
     async def DeleteUser(self, request: user_service_pb2.DeleteUserRequest,
                          context: Context) -> User:
-        return await self._set_state(request.request_id, request.id, request.etag, "DeleteUser", User.DELETED,
-                                     context)
+        user = self.set_state(principal(), request.request_id, request.id,
+                              request.etag or metadata_value(context, "if-match"), "DeleteUser", User.DELETED)
+        await send_etag(context, user)
+        return user
 
     async def UndeleteUser(self, request: user_service_pb2.UndeleteUserRequest,
                            context: Context) -> User:
-        return await self._set_state(request.request_id, request.id, request.etag, "UndeleteUser", User.ACTIVE,
-                                     context)
+        user = self.set_state(principal(), request.request_id, request.id,
+                              request.etag or metadata_value(context, "if-match"), "UndeleteUser", User.ACTIVE)
+        await send_etag(context, user)
+        return user
 
     async def ChangePassword(self, request: user_service_pb2.ChangePasswordRequest,
                              context: Context) -> User:
