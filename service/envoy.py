@@ -16,7 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "envoy.yaml"
 DESCRIPTOR = ROOT / "generated" / "userservice.pb"
-SERVICES = ("userservice.v1.UserService", "userservice.v1.UserKitCompatService")
+SERVICES = ("userservice.v1.UserService", "userservice.v1.UserKitCompatService",
+            "userservice.v1.UserdocksCompatService", "userservice.v1.RocketChatCompatService",
+            "userservice.v1.SyncanoCompatService", "userservice.v1.PmCompatService")
 #: HTTP status of an Envoy local reply -> the gRPC code its JSON body names.
 LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8,
                      431: 8, 500: 13, 502: 14, 503: 14, 504: 4}

@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from userservice.v1 import user_service_pb2, user_service_pb2_grpc
 
+from service import compat
 from service.auth import Authenticator
 from service.envoy import Envoy
 from service.interceptors import CallInterceptor
@@ -33,6 +34,7 @@ log = logging.getLogger("userservice")
 MAX_MESSAGE_BYTES = 1 << 20
 SERVICE_NAMES = (
     user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+    *compat.SERVICES,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
@@ -46,15 +48,17 @@ class Running:
 
 
 async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:0") -> Running:
-    """A started gRPC server with UserService, health and reflection; returns it and its port."""
+    """A started gRPC server with UserService, the seed adapters, health and reflection; returns it and its port."""
+    auth = Authenticator(store)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(Authenticator(store))],
+        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED)],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
-    user_service_pb2_grpc.add_UserServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        UserService(store, hasher), server)
+    users = UserService(store, hasher)
+    user_service_pb2_grpc.add_UserServiceServicer_to_server(users, server)  # type: ignore[no-untyped-call]
+    compat.add_to_server(server, users, auth)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)

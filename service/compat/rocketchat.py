@@ -1,0 +1,129 @@
+"""Rocket.Chat's ``users.update`` (seed 002): ``POST /api/v1/users.update``, ``{"userId", "data": {...}}``.
+
+Credentials: ``X-Auth-Token: <key>`` and ``X-User-Id``: for a ``user`` key it must be that key's
+user; an admin (or reader) key may name any user of its tenant. The seed documents no error
+shape, so errors are the service's own ``{code, message, details}`` with the fields named as
+``data.<field>``. The reply never carries ``services`` or a password hash.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import struct_pb2
+from userservice.v1 import compat_rocketchat_pb2 as pb
+from userservice.v1 import compat_rocketchat_pb2_grpc as pb_grpc
+
+from service.auth import Principal
+from service.compat import common
+from service.compat.common import Context, Edit, User
+from service.context import principal
+from service.errors import InvalidArgument, NotFound, ServiceError, Unauthenticated
+from service.field_masks import ATTRIBUTE_KEY
+from service.users import UserService, send_etag
+
+METHOD = "RocketChatUpdateUser"
+NAMES = {"display_name": "name", "state": "active", "email_verified": "verified",
+         "require_password_change": "requirePasswordChange", "join_default_channels": "joinDefaultChannels",
+         "send_welcome_email": "sendWelcomeEmail"}
+DATA_NAME = common.renamer(NAMES, "data.", attributes="customFields")
+
+
+def seed_name(path: str) -> str:
+    """Canonical path -> the request's JSON field: ``userId``, ``data`` or ``data.<field>``."""
+    return {"id": "userId", "data": "data"}.get(path) or DATA_NAME(path)
+
+
+def check_user_id(users: UserService, who: Principal, headers: dict[str, str]) -> None:
+    """``X-User-Id`` names the acting user: a user key's own, or any user of an admin's tenant."""
+    acting = headers.get("x-user-id", "").strip()
+    if not acting:
+        raise Unauthenticated("X-User-Id is required with X-Auth-Token", reason="MISSING_USER_ID")
+    if who.role == "user":
+        if acting != who.user_id:
+            raise Unauthenticated("X-User-Id is not the user of this token", reason="USER_ID_MISMATCH")
+        return
+    try:
+        users.store.get_user(who.tenant_id, acting)
+    except NotFound:
+        raise Unauthenticated("X-User-Id names no user of this tenant", reason="USER_ID_MISMATCH") from None
+
+
+def to_edit(data: pb.RocketChatUserData) -> Edit:
+    edit = Edit()
+    edit.text("email", data.email if data.HasField("email") else None)
+    edit.text("display_name", data.name if data.HasField("name") else None)
+    edit.text("password", data.password if data.HasField("password") else None)
+    edit.text("username", data.username if data.HasField("username") else None)
+    if data.HasField("active"):
+        edit.paths.append("state")
+        edit.user.state = User.ACTIVE if data.active else User.LOCKED
+    edit.flag("require_password_change",
+              data.require_password_change if data.HasField("require_password_change") else None)
+    edit.flag("email_verified", data.verified if data.HasField("verified") else None)
+    if data.HasField("roles"):
+        edit.paths.append("roles")
+        for value in data.roles.values:
+            if value.WhichOneof("kind") != "string_value":
+                edit.refuse("roles", "each role must be a string")
+                break
+            edit.user.roles.append(value.string_value)
+    for flag, what in (("join_default_channels", "this service has no channels"),
+                       ("send_welcome_email", "this service sends no e-mail")):
+        if getattr(data, flag):
+            edit.refuse(flag, f"not supported: {what}; send false or leave it out")
+    if data.HasField("custom_fields"):
+        for key, value in sorted(data.custom_fields.fields.items()):
+            custom(edit, key, value)
+    return edit
+
+
+def custom(edit: Edit, key: str, value: struct_pb2.Value) -> None:
+    """One custom field, merged into ``attributes``; ``null`` removes the key."""
+    kind = value.WhichOneof("kind")
+    if not ATTRIBUTE_KEY.fullmatch(key):
+        edit.refuse(f"attributes.{key}", "a key must match [A-Za-z][A-Za-z0-9_]{0,63}")
+    elif kind in ("struct_value", "list_value"):
+        edit.refuse(f"attributes.{key}", "must be a string, number, boolean or null")
+    elif kind == "null_value":
+        edit.paths.append(f"attributes.{key}")
+    else:
+        edit.attribute(key, common.json_text(getattr(value, kind or "string_value")))
+
+
+def to_reply(user: User) -> pb.RocketChatUpdateUserResponse:
+    out = pb.RocketChatUser(id=user.id, created_at=common.rfc3339(user, "create_time"), username=user.username,
+                            type="user", active=user.state == User.ACTIVE, roles=user.roles,
+                            updated_at=common.rfc3339(user, "update_time"), custom_fields=user.attributes,
+                            require_password_change=user.require_password_change)
+    if user.email:
+        out.emails.add(address=user.email, verified=user.email_verified)
+    if user.display_name:
+        out.name = user.display_name
+    return pb.RocketChatUpdateUserResponse(user=out, success=True)
+
+
+class RocketChatAdapter(pb_grpc.RocketChatCompatServiceServicer):
+    """RocketChatCompatService over the canonical update path (authenticated by the call interceptor)."""
+
+    def __init__(self, users: UserService) -> None:
+        self.users = users
+
+    async def RocketChatUpdateUser(self, request: pb.RocketChatUpdateUserRequest,
+                                   context: Context) -> pb.RocketChatUpdateUserResponse:
+        who = principal()
+        try:
+            check_user_id(self.users, who, common.metadata(context))
+            if not request.user_id or not request.HasField("data"):
+                edit = Edit()
+                for name, given in (("id", request.user_id), ("data", request.HasField("data"))):
+                    if not given:
+                        edit.refuse(name, "required")
+                raise InvalidArgument(edit.violations)
+            edit = to_edit(request.data)
+            if not edit.paths and not edit.violations:
+                user = self.users.read(who, request.user_id)
+            else:
+                user = await common.apply(self.users, who, request.user_id, edit, context, method=METHOD)
+        except ServiceError as err:
+            raise common.rename(err, seed_name) from None
+        await send_etag(context, user)
+        return to_reply(user)
