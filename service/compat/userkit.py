@@ -104,5 +104,8 @@ class UserKitAdapter(pb_grpc.UserKitCompatServiceServicer):
             err = rename(err, renamer(NAMES))
             if not transcoded(context):
                 raise
-            return await http_reply(context, http_status(err), render(to_error(err), nulls=()))
+            body = render(to_error(err))
+            for entry in (body["error"], *body["errors"]):
+                entry.setdefault("param", None)
+            return await http_reply(context, http_status(err), body)
         return await http_reply(context, 200, render(to_reply(user), nulls=NULLABLE), user.etag)
