@@ -133,3 +133,24 @@ def test_canonical_routes_beside_it_still_work(service: Service, admin_key: str,
     assert undeleted.status == 200 and undeleted.json["state"] == "ACTIVE"
     created = service.rest("POST", "/v1/users", {"username": unique()}, key=admin_key)
     assert created.status == 200 and created.json["id"].startswith("usr_")
+
+
+def test_native_grpc_callers_get_rich_statuses(service: Service, admin_key: str, user: Any) -> None:
+    import grpc
+    from userservice.v1 import compat_userkit_pb2, compat_userkit_pb2_grpc
+
+    from tests.support import rpc_error
+
+    stub = compat_userkit_pb2_grpc.UserKitCompatServiceStub(service.channel)
+    md = (("authorization", f"Bearer {admin_key}"),)
+    ok = stub.UserKitUpdateUser(compat_userkit_pb2.UserKitUpdateUserRequest(user_id=user.id, name="Grpc"),
+                                metadata=md, timeout=10)
+    assert ok.content_type == "application/json" and b'"Grpc"' in ok.data
+    try:
+        stub.UserKitUpdateUser(compat_userkit_pb2.UserKitUpdateUserRequest(user_id=user.id, email="nope"),
+                               metadata=md, timeout=10)
+    except grpc.RpcError as err:
+        info = rpc_error(err)
+        assert info.code == grpc.StatusCode.INVALID_ARGUMENT and info.fields == ["email"]
+    else:
+        raise AssertionError("an invalid e-mail was accepted")
