@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-envoy", action="store_true", help="serve gRPC only")
     serve.add_argument("--hash-workers", type=int, default=1, help="threads hashing passwords (default 1)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds to drain calls on SIGTERM")
+    serve.add_argument("--busy-timeout-ms", type=int, default=5000,
+                       help="SQLite: how long a write waits for a lock held by another process before the "
+                            "call fails with UNAVAILABLE (default %(default)s)")
+    serve.add_argument("--sqlite-max-page-count", type=int, default=None,
+                       help="test-only: cap the SQLite file at this many pages, to simulate a full disk")
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key (its tenant too, if new); prints it once")
@@ -97,7 +102,8 @@ async def _serve(args: argparse.Namespace) -> None:
     from service.server import serve
 
     await serve(args.database, args.grpc_port, None if args.no_envoy else args.http_port,
-                hash_workers=args.hash_workers, grace=args.grace)
+                hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
+                max_page_count=args.sqlite_max_page_count)
 
 
 if __name__ == "__main__":

@@ -70,9 +70,10 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
 
 
 async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
-                grace: float = 10.0, listen: str = "127.0.0.1") -> None:
+                grace: float = 10.0, listen: str = "127.0.0.1", busy_timeout_ms: int = 5000,
+                max_page_count: int | None = None) -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server."""
-    store = Store(database)
+    store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
     hasher = Hasher(workers=hash_workers)
     running = await create_server(store, hasher, f"{listen}:{grpc_port}")
     envoy = None

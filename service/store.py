@@ -289,9 +289,9 @@ Mutation = Callable[[User], Change]
 class Store:
     """One database (SQLite file or PostgreSQL), migrated at construction."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, max_page_count: int | None = None) -> None:
         self.url = url
-        self.db: Any = connect(url, busy_timeout_ms)
+        self.db: Any = connect(url, busy_timeout_ms, max_page_count)
         self.is_sqlite = isinstance(self.db, pw.SqliteDatabase)
         proxy.initialize(self.db)
         self._cache: dict[Any, str] = {}
@@ -578,15 +578,22 @@ def _equal(a: User, b: User, name: str) -> bool:
     return bool(getattr(a, name) == getattr(b, name))
 
 
-def connect(url: str, busy_timeout_ms: int = 5000) -> Any:
-    """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...``."""
+def connect(url: str, busy_timeout_ms: int = 5000, max_page_count: int | None = None) -> Any:
+    """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...``.
+
+    ``max_page_count`` is a test-only knob: it caps the SQLite file this connection may grow,
+    which is how the tests make a full disk (SQLITE_FULL) without filling one.
+    """
     if url.startswith("sqlite"):
-        db = db_url.connect(url, pragmas={
+        pragmas: dict[str, Any] = {
             "journal_mode": "wal",
             "synchronous": "normal",
             "busy_timeout": busy_timeout_ms,
             "foreign_keys": 1,
-        })
+        }
+        if max_page_count:
+            pragmas["max_page_count"] = max_page_count
+        db = db_url.connect(url, pragmas=pragmas)
         return db
     if url.startswith(("postgres", "postgresql")):
         return db_url.connect(url)
