@@ -320,7 +320,9 @@ class Store:
             with self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic():
                 yield
         except pw.OperationalError as exc:
-            text = str(exc).lower()
+            # SQLite rolls a transaction back by itself on SQLITE_FULL; Peewee's ROLLBACK then fails
+            # with "no transaction is active", and the real cause is the exception it replaced.
+            text = " ".join(str(e).lower() for e in _chain(exc))
             if "locked" in text or "busy" in text:
                 raise Unavailable("the database is busy; retry", reason="DATABASE_BUSY") from exc
             if "disk" in text and ("full" in text or "i/o" in text):
@@ -569,6 +571,14 @@ class Store:
                 values["password_hash"] = new_hash
             UserRow.update(values).where((UserRow.tenant_id == tenant_id) & (UserRow.id == user_id)).execute(self.db)
             return row_to_user(self._fetch(tenant_id, user_id))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised while handling."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__context__
 
 
 def _equal(a: User, b: User, name: str) -> bool:
