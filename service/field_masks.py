@@ -38,11 +38,11 @@ def _top(path: str) -> str:
 
 def _normalize(path: str) -> str | Violation:
     """One path in proto-name form (camelCase accepted), or why it names no field."""
-    head, _, rest = path.partition(".")
+    head, dot, rest = path.partition(".")
     name = schema.JSON_NAMES.get(head, head)
     if schema.USER.fields_by_name.get(name) is None:
         return Violation("update_mask", f"{path!r} names no field of User")
-    if not rest:
+    if not dot:  # "attributes." names an empty key, not the whole map
         return name
     if name in MESSAGE_FIELDS:
         sub = schema.ADDRESS_JSON_NAMES.get(rest, rest)
