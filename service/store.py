@@ -245,6 +245,16 @@ def field_json(user: User, names: Sequence[str]) -> str:
     return json.dumps(json_format.MessageToDict(partial, preserving_proto_field_name=True), sort_keys=True)
 
 
+def as_stored(user: User) -> User:
+    """``user`` as it reads back: an empty optional string or an empty address is stored as absent."""
+    for name in STRING_FIELDS:
+        if user.HasField(name) and not getattr(user, name):
+            user.ClearField(name)
+    if user.HasField("address") and not user.address.ListFields():
+        user.ClearField("address")
+    return user
+
+
 def _copy(source: User, target: User, name: str) -> None:
     value = getattr(source, name)
     if isinstance(value, (str, bool, int)):
@@ -490,6 +500,7 @@ class Store:
             created = User()
             created.CopyFrom(user)
             created.ClearField("password")
+            as_stored(created)
             for name in BOOL_FIELDS:  # always present in replies, like a re-read row
                 setattr(created, name, getattr(created, name))
             created.id = "usr_" + secrets.token_urlsafe(16)
@@ -536,7 +547,7 @@ class Store:
                 raise Aborted("the user changed since this etag was read; read it again",
                               metadata={"etag": current.etag})
             change = mutate(current)
-            new = change.user
+            new = as_stored(change.user)
             new.ClearField("password")
             changed = [name for name in sorted({p.split(".", 1)[0] for p in change.paths})
                        if name != "password" and not _equal(current, new, name)]
