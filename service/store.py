@@ -162,6 +162,8 @@ TIME_FIELDS = ("create_time", "update_time", "last_login_time", "last_failed_log
 COLUMNS = ("seq", "id", "username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles",
            "state", "auth_type", *TIME_FIELDS, "etag", "password_hash")
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
+#: The fields of ``User`` an update can write, each stored in the columns ``field_columns`` names.
+STORED_FIELDS = ("username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles", "state", "auth_type")
 #: Which unique index an IntegrityError names -> (field, ErrorInfo reason).
 UNIQUE_FIELDS = (("username_canon", "username", "USERNAME_TAKEN"), ("email_canon", "email", "EMAIL_TAKEN"),
                  ("external_id", "external_id", "EXTERNAL_ID_TAKEN"))
@@ -549,8 +551,8 @@ class Store:
             change = mutate(current)
             new = as_stored(change.user)
             new.ClearField("password")
-            changed = [name for name in sorted({p.split(".", 1)[0] for p in change.paths})
-                       if name != "password" and not _equal(current, new, name)]
+            # Every stored field that differs, masked or not: a changed e-mail also resets email_verified.
+            changed = [name for name in STORED_FIELDS if not _equal(current, new, name)]
             values: dict[str, Any] = {}
             for name in changed:
                 values.update(field_columns(new, name))
@@ -565,8 +567,9 @@ class Store:
                 sql = self._sql(("update", columns), lambda: UserRow.update(
                     {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
                 self.db.execute_sql(sql, (*(values[c] for c in columns), row[0]))
+            tops = {p.split(".", 1)[0] for p in change.paths}
             written = [p for p in change.paths if p.split(".", 1)[0] in changed or (p == "password"
-                       and change.password_hash is not None)]
+                       and change.password_hash is not None)] + [n for n in changed if n not in tops]
             self._audit(tenant_id, user_id, key_id, method, written, current, new, now)
             if validate_only:
                 raise _RolledBack(new)
