@@ -184,7 +184,7 @@ def same_etag(given: str, current: str) -> bool:
         tag = tag.strip()
         tag = tag.removeprefix("W/")
         return tag.strip('"')
-    return secrets.compare_digest(bare(given), bare(current))
+    return secrets.compare_digest(bare(given).encode(), bare(current).encode())  # str: ASCII only
 
 
 def row_to_user(row: Sequence[Any]) -> User:

@@ -42,3 +42,12 @@ def test_a_mask_path_ending_in_a_dot_is_refused(service: Service, admin_key: str
         assert (err.code, err.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["update_mask"]), path
     stored = get(service, admin_key, user.id)
     assert dict(stored.attributes) == {"keep": "me"} and stored.etag == user.etag
+
+
+def test_a_non_ascii_etag_is_a_mismatch_not_an_internal_error(service: Service, admin_key: str) -> None:
+    user = service.create(admin_key)
+    err = service.error("UpdateUser", update(user_pb2.User(id=user.id, etag='"é"', display_name="x"),
+                                             "display_name"), admin_key)
+    assert (err.code, err.reason) == (grpc.StatusCode.ABORTED, "ETAG_MISMATCH")
+    reply = service.rest("POST", f"/v1/users/{user.id}:undelete", {"etag": "\u202e"}, key=admin_key)
+    assert reply.status == 409
