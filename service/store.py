@@ -445,16 +445,20 @@ class Store:
         return rows, (rows[-1].seq if more and rows else None)
 
     # ---- users: writes ----------------------------------------------------------------------
-    def _replay(self, tenant_id: int, request_id: str, method: str) -> User | None:
+    def _replay(self, tenant_id: int, request_id: str, method: str, user_id: str = "") -> User | None:
+        """The stored reply of an earlier call with this request id; ``user_id`` must be that call's user."""
         if not request_id:
             return None
-        sql = self._sql("replay", lambda: RequestRow.select(RequestRow.method, RequestRow.response).where(
+        sql = self._sql("replay", lambda: RequestRow.select(
+            RequestRow.method, RequestRow.response, RequestRow.user_id).where(
             (RequestRow.tenant_id == 0) & (RequestRow.request_id == "")))
         row = self._one(sql, (tenant_id, request_id))
         if row is None:
             return None
         if row[0] != method:
             raise InvalidArgument([Violation("request_id", f"already used by {row[0]}")])
+        if user_id and row[2] != user_id:  # never another user's stored reply
+            raise InvalidArgument([Violation("request_id", "already used for another user")])
         return User.FromString(bytes(row[1]))
 
     def _remember(self, tenant_id: int, request_id: str, method: str, user: User, now: int) -> None:
@@ -540,7 +544,7 @@ class Store:
                 request_id: str, validate_only: bool) -> User:
         now = now_micros()
         with self._unique(), self._write():
-            replay = self._replay(tenant_id, request_id, method)
+            replay = self._replay(tenant_id, request_id, method, user_id)
             if replay is not None:
                 return replay
             row = self._fetch(tenant_id, user_id, lock=True)
