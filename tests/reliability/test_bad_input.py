@@ -80,10 +80,7 @@ def test_500_malformed_or_random_protobuf_payloads(service: Service, admin_key: 
     outcomes: dict[str, int] = {}
     for i in range(500):
         method = rng.choice(sorted(METHODS))
-        if i % 5 == 0:
-            payload = rng.randbytes(rng.randint(0, 200))
-        else:
-            payload = mutate_bytes(rng, seeds[method])
+        payload = rng.randbytes(rng.randint(0, 200)) if i % 5 == 0 else mutate_bytes(rng, seeds[method])
         try:
             calls[method](payload, metadata=md, timeout=10)
             outcomes["OK"] = outcomes.get("OK", 0) + 1
@@ -188,7 +185,7 @@ def test_a_mask_of_more_than_100_paths_is_refused(service: Service, admin_key: s
 @pytest.mark.parametrize(("first", "second"), [
     ("Strasse.{n}", "STRAßE.{n}"),  # case folding: ß -> ss
     ("file.{n}", "ﬁle.{n}"),  # NFKC: the ligature
-    ("user.{n}", "ｕｓｅｒ.{n}"),  # NFKC: fullwidth letters
+    ("user.{n}", "\uff55\uff53\uff45\uff52.{n}"),  # NFKC: fullwidth letters
     ("Kelvin.{n}", "\u212aelvin.{n}"),  # NFKC: the Kelvin sign
 ])
 def test_usernames_equal_after_nfkc_and_case_folding_collide(service: Service, admin_key: str, first: str,
@@ -205,7 +202,7 @@ def test_emails_equal_after_nfkc_and_case_folding_collide(service: Service, admi
     service.create(admin_key, email=f"Jose.{n}@Example.com")
     other = service.create(admin_key)
     err = service.error("UpdateUser", user_service_pb2.UpdateUserRequest(
-        user=user_pb2.User(id=other.id, email=f"ＪＯＳＥ.{n}@example.COM"),
+        user=user_pb2.User(id=other.id, email=f"\uff2a\uff2f\uff33\uff25.{n}@example.COM"),
         update_mask=field_mask_pb2.FieldMask(paths=["email"])), admin_key)
     assert (err.code, err.reason) == (grpc.StatusCode.ALREADY_EXISTS, "EMAIL_TAKEN")
 
