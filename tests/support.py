@@ -22,7 +22,7 @@ from grpc_status import rpc_status
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from service.auth import new_key
-from service.store import Store, proxy
+from service.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -139,9 +139,6 @@ class Service:
     # ---- credentials --------------------------------------------------------------------------
     def key(self, role: str = "admin", tenant: str = "acme", user: str | None = None) -> str:
         key_id, key, secret_hash = new_key()
-        # Store binds the models to one global proxy: a later Store (another Service, a test's own)
-        # would otherwise receive this service's keys.
-        proxy.initialize(self.store.db)
         self.store.create_key(tenant, role, user, secret_hash, key_id)
         return key
 
