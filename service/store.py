@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +24,7 @@ from google.protobuf import json_format
 from playhouse import db_url
 from userservice.v1 import user_pb2
 
+from service import postgres
 from service.errors import (
     Aborted,
     AlreadyExists,
@@ -150,6 +152,8 @@ def _migration_1(db: pw.Database) -> None:
 
 MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
 
+#: Write transactions rolled back by a serialization failure or deadlock run again, at most this often.
+WRITE_ATTEMPTS = 5
 #: Versioned migrations, applied in order at start, each in its own transaction. Append only.
 MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1]
 
@@ -255,6 +259,10 @@ def _copy(source: User, target: User, name: str) -> None:
         getattr(target, name).MergeFrom(value)
 
 
+class _Conflict(Exception):
+    """A transaction the database rolled back for a serialization failure or deadlock; ``_retry`` reruns it."""
+
+
 class _RolledBack(Exception):
     """Leaves a validate-only transaction with its would-be result, writing nothing."""
 
@@ -306,6 +314,8 @@ class Store:
     def migrate(self) -> int:
         """Apply every migration newer than the database; returns the schema version."""
         with self._write(), self.db.bind_ctx(MODELS):
+            if not self.is_sqlite:  # replicas starting together: one migrates, the others then see it done
+                self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (postgres.MIGRATION_LOCK_ID,))
             self.db.create_tables([SchemaVersion])
             current = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar(self.db) or 0
             for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
@@ -316,16 +326,62 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction that holds the write lock from its first statement."""
+        with self._guard(), self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic():
+            yield
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Map what the database says about a failed statement or transaction to the caller's error.
+
+        PostgreSQL: a serialization failure or deadlock becomes ``_Conflict`` (``_retry`` runs the
+        transaction again); a timeout, a lost connection or a server that is down becomes UNAVAILABLE,
+        and a broken connection is discarded so the next call opens a new one.
+        """
         try:
-            with self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic():
-                yield
-        except pw.OperationalError as exc:
-            text = str(exc).lower()
-            if "locked" in text or "busy" in text:
+            yield
+        except (pw.PeeweeException, postgres.MaxConnectionsExceeded) as exc:
+            if self.is_sqlite:
+                text = str(exc).lower()
+                if "locked" in text or "busy" in text:
+                    raise Unavailable("the database is busy; retry", reason="DATABASE_BUSY") from exc
+                if "disk" in text and ("full" in text or "i/o" in text):
+                    raise ResourceExhausted("the database disk is full", reason="DISK_FULL") from exc
+                raise
+            failure = postgres.classify(exc)
+            if failure is postgres.Failure.RETRY:
+                raise _Conflict() from exc
+            if failure is postgres.Failure.BUSY:
                 raise Unavailable("the database is busy; retry", reason="DATABASE_BUSY") from exc
-            if "disk" in text and ("full" in text or "i/o" in text):
-                raise ResourceExhausted("the database disk is full", reason="DISK_FULL") from exc
+            if failure is postgres.Failure.LOST:
+                self._discard()
+                raise Unavailable("the database is unavailable; retry", reason="DATABASE_UNAVAILABLE") from exc
             raise
+
+    def _discard(self) -> None:
+        """Drop this thread's connection (broken, or in an unknown state); the next statement reconnects."""
+        try:
+            if self.db.in_transaction():
+                self.db.dispose()
+            else:
+                self.db.manual_close()
+        except Exception:  # the connection is gone either way
+            self.db.dispose()
+
+    def _retry(self, run: Callable[[], Any]) -> Any:
+        """Run a write transaction, again after a serialization failure or deadlock (bounded, with jitter).
+
+        The loop thread sleeps a few milliseconds between attempts: every transaction of this process
+        waits anyway, and the other process holding the conflicting lock gets to finish.
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return run()
+            except _Conflict as exc:
+                if attempt == WRITE_ATTEMPTS:
+                    raise Aborted("the write conflicted with concurrent writes; retry",
+                                  reason="TRANSACTION_CONFLICT") from exc.__cause__
+                time.sleep(random.uniform(0.001, 0.004) * attempt)
+        raise AssertionError("unreachable")
 
     def _sql(self, key: Any, build: Callable[[], pw.Query]) -> str:
         sql = self._cache.get(key)
@@ -335,7 +391,8 @@ class Store:
         return sql
 
     def _one(self, sql: str, params: Sequence[Any]) -> Any:
-        return self.db.execute_sql(sql, params).fetchone()
+        with self._guard():
+            return self.db.execute_sql(sql, params).fetchone()
 
     def _select_user_sql(self, by: str, lock: bool) -> str:
         def build() -> pw.Query:
@@ -415,7 +472,8 @@ class Store:
                 q = q.where(UserRow.roles.contains(json.dumps(value)))
             else:
                 q = q.where(getattr(UserRow, column) == value)
-        rows = list(self.db.execute(q.order_by(UserRow.seq).limit(page_size + 1).tuples()))
+        with self._guard():
+            rows = list(self.db.execute(q.order_by(UserRow.seq).limit(page_size + 1).tuples()))
         more = len(rows) > page_size
         rows = rows[:page_size]
         return [row_to_user(r) for r in rows], (rows[-1][0] if more and rows else None)
@@ -423,9 +481,10 @@ class Store:
     def list_changes(self, tenant_id: int, user_id: str, *, page_size: int, after_seq: int
                      ) -> tuple[list[UserChangeRow], int | None]:
         self._fetch(tenant_id, user_id)
-        rows = list(UserChangeRow.select().where(
-            (UserChangeRow.tenant_id == tenant_id) & (UserChangeRow.user_id == user_id)
-            & (UserChangeRow.seq > after_seq)).order_by(UserChangeRow.seq).limit(page_size + 1).execute(self.db))
+        with self._guard():
+            rows = list(UserChangeRow.select().where(
+                (UserChangeRow.tenant_id == tenant_id) & (UserChangeRow.user_id == user_id)
+                & (UserChangeRow.seq > after_seq)).order_by(UserChangeRow.seq).limit(page_size + 1).execute(self.db))
         more = len(rows) > page_size
         rows = rows[:page_size]
         return rows, (rows[-1].seq if more and rows else None)
@@ -463,7 +522,8 @@ class Store:
         try:
             yield
         except pw.IntegrityError as exc:
-            text = str(exc)
+            # PostgreSQL names the index (users_tenant_id_<column>); SQLite names the columns.
+            text = postgres.constraint_name(exc) or str(exc).split("\n", 1)[0]
             for column, field, reason in UNIQUE_FIELDS:
                 if column in text:
                     raise AlreadyExists(f"{field} is already taken in this tenant", reason=reason,
@@ -474,7 +534,8 @@ class Store:
     def create_user(self, tenant_id: int, user: User, *, password_hash: str | None, key_id: str,
                     request_id: str = "", validate_only: bool = False) -> User:
         try:
-            return self._create(tenant_id, user, password_hash, key_id, request_id, validate_only)
+            return self._retry(  # type: ignore[no-any-return]
+                lambda: self._create(tenant_id, user, password_hash, key_id, request_id, validate_only))
         except _RolledBack as done:
             return done.user
 
@@ -517,7 +578,8 @@ class Store:
         (so the unique indexes decide) and rolls them back.
         """
         try:
-            return self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only)
+            return self._retry(  # type: ignore[no-any-return]
+                lambda: self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only))
         except _RolledBack as done:
             return done.user
 
@@ -579,7 +641,7 @@ def _equal(a: User, b: User, name: str) -> bool:
 
 
 def connect(url: str, busy_timeout_ms: int = 5000) -> Any:
-    """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...``."""
+    """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...`` (pooled, see postgres.py)."""
     if url.startswith("sqlite"):
         db = db_url.connect(url, pragmas={
             "journal_mode": "wal",
@@ -588,8 +650,8 @@ def connect(url: str, busy_timeout_ms: int = 5000) -> Any:
             "foreign_keys": 1,
         })
         return db
-    if url.startswith(("postgres", "postgresql")):
-        return db_url.connect(url)
+    if postgres.is_postgres_url(url):
+        return postgres.connect_postgres(url)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
 
 
