@@ -303,7 +303,8 @@ class Store:
         self.is_sqlite = isinstance(self.db, pw.SqliteDatabase)
         proxy.initialize(self.db)
         self._cache: dict[Any, str] = {}
-        self.db.connect(reuse_if_open=True)
+        with self._guard():  # a database that is down: UNAVAILABLE, not a driver traceback
+            self.db.connect(reuse_if_open=True)
         self.migrate()
 
     # ---- plumbing ---------------------------------------------------------------------------
