@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import random
 import secrets
 import time
@@ -38,6 +39,7 @@ from service.errors import (
 from service.validation import canonical
 
 User = user_pb2.User
+log = logging.getLogger("userservice")
 #: Models are bound to this proxy for schema work; every query runs on its Store's own database
 #: (``execute(self.db)``), so several Stores can live in one process (tests do).
 proxy = pw.DatabaseProxy()
@@ -153,7 +155,7 @@ def _migration_1(db: pw.Database) -> None:
 MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
 
 #: Write transactions rolled back by a serialization failure or deadlock run again, at most this often.
-WRITE_ATTEMPTS = 5
+WRITE_ATTEMPTS = 8
 #: Versioned migrations, applied in order at start, each in its own transaction. Append only.
 MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1]
 
@@ -354,6 +356,8 @@ class Store:
             if failure is postgres.Failure.BUSY:
                 raise Unavailable("the database is busy; retry", reason="DATABASE_BUSY") from exc
             if failure is postgres.Failure.LOST:
+                if self.db.in_transaction():
+                    raise  # the _write() around this transaction rolls back, then discards the connection
                 self._discard()
                 raise Unavailable("the database is unavailable; retry", reason="DATABASE_UNAVAILABLE") from exc
             raise
@@ -361,27 +365,29 @@ class Store:
     def _discard(self) -> None:
         """Drop this thread's connection (broken, or in an unknown state); the next statement reconnects."""
         try:
-            if self.db.in_transaction():
-                self.db.dispose()
-            else:
-                self.db.manual_close()
+            self.db.manual_close()
         except Exception:  # the connection is gone either way
             self.db.dispose()
 
     def _retry(self, run: Callable[[], Any]) -> Any:
         """Run a write transaction, again after a serialization failure or deadlock (bounded, with jitter).
 
-        The loop thread sleeps a few milliseconds between attempts: every transaction of this process
-        waits anyway, and the other process holding the conflicting lock gets to finish.
+        Between attempts the loop thread sleeps a random 0-2^n ms (at most 32): every transaction of this
+        process waits anyway, and the jitter lets the other process's queue of writers drain. Measured with
+        2 replicas, 8 clients hammering one row of a SERIALIZABLE database: about one retry per two writes,
+        and about 1 write in 400 still ABORTED (TRANSACTION_CONFLICT) after the last attempt. At READ
+        COMMITTED (PostgreSQL's default, which the service uses) ``FOR UPDATE`` waits instead.
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return run()
             except _Conflict as exc:
+                log.info("transaction conflict", extra={"event": "retry" if attempt < WRITE_ATTEMPTS else "conflict",
+                                                        "error": postgres.sqlstate(exc)})
                 if attempt == WRITE_ATTEMPTS:
                     raise Aborted("the write conflicted with concurrent writes; retry",
                                   reason="TRANSACTION_CONFLICT") from exc.__cause__
-                time.sleep(random.uniform(0.001, 0.004) * attempt)
+                time.sleep(random.uniform(0, min(0.032, 0.001 * 2**attempt)))  # full jitter, capped
         raise AssertionError("unreachable")
 
     def _sql(self, key: Any, build: Callable[[], pw.Query]) -> str:
