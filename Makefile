@@ -29,8 +29,16 @@ run: install
 	mkdir -p data
 	$(VENV)/bin/userservice serve --database sqlite:///data/users.db --grpc-port 50051 --http-port 8080
 
+# The whole suite on SQLite; then again on PostgreSQL, in a fresh database, when USERSERVICE_TEST_POSTGRES
+# (a URL of a server where the tests may create databases) is set. .ci/run always sets it.
 test: install lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+	@if [ -n "$${USERSERVICE_TEST_POSTGRES:-}" ]; then \
+		echo "== the same suite on PostgreSQL ($$USERSERVICE_TEST_POSTGRES)"; \
+		USERSERVICE_TEST_DATABASE_BACKEND=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider; \
+	else \
+		echo "WARNING: USERSERVICE_TEST_POSTGRES is not set: the PostgreSQL pass (replicas included) did NOT run." >&2; \
+	fi
 
 lint: install
 	build/protodeps.sh $(SITE) build/protodeps $(GOOGLE_PROTOS)

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service import logs
+from service import logs, replicas
 from service.auth import ROLES, new_key, split_key
 from service.errors import ServiceError
+from service.replicas import check_replicas
 from service.store import Store
 
 DEFAULT_DATABASE = "sqlite:///data/users.db"
@@ -45,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                             "call fails with UNAVAILABLE (default %(default)s)")
     serve.add_argument("--sqlite-max-page-count", type=int, default=None,
                        help="test-only: cap the SQLite file at this many pages, to simulate a full disk")
+    serve.add_argument("--replicas", type=int, default=1,
+                       help="server processes behind one Envoy, replica i on --grpc-port + i (PostgreSQL only)")
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key (its tenant too, if new); prints it once")
@@ -64,8 +67,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.setup()
     if args.command == "serve":
-        if args.database.startswith("sqlite:///"):
+        refusal = check_replicas(args.database, args.replicas)
+        if refusal:
+            print(f"error: {refusal}", file=sys.stderr)
+            return 2
+        try:  # fail here, clearly, if the database is unreachable; migrate once, before any replica
             _store(args.database).close()
+        except ServiceError as err:
+            cause = str(err.__cause__).strip().splitlines()[0] if err.__cause__ else ""
+            print(f"error: {err.message}" + (f" ({cause})" if cause else ""), file=sys.stderr)
+            return 1
+        if args.replicas > 1:
+            return replicas.run(args.database, args.replicas, args.grpc_port,
+                                None if args.no_envoy else args.http_port,
+                                hash_workers=args.hash_workers, grace=args.grace)
         asyncio.run(_serve(args))
         return 0
     store = _store(args.database)

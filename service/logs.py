@@ -17,6 +17,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
+            "pid": record.process,  # replicas (serve --replicas N) share one stderr
         }
         for name in FIELDS:
             if hasattr(record, name):

@@ -1,4 +1,8 @@
-"""Fixtures: one real service (gRPC + Envoy, SQLite in a temp dir) for the session, keys, users."""
+"""Fixtures: one real service (gRPC + Envoy) for the session, keys, users.
+
+The database is SQLite in a temp dir, or, with USERSERVICE_TEST_DATABASE_BACKEND=postgresql, a fresh
+PostgreSQL database created on USERSERVICE_TEST_POSTGRES for this run and dropped after it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,30 @@ from typing import Any
 
 import pytest
 
-from tests.support import Service, unique
+from tests.support import BACKEND, POSTGRES, Service, fresh_database, unique
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if BACKEND not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"USERSERVICE_TEST_DATABASE_BACKEND={BACKEND!r}: use sqlite or postgresql")
+    if BACKEND == "postgresql" and not POSTGRES:
+        raise pytest.UsageError("USERSERVICE_TEST_DATABASE_BACKEND=postgresql needs USERSERVICE_TEST_POSTGRES (a URL)")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"userservice database backend: {BACKEND}"
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = Service(tmp_path_factory.mktemp("service"))
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the session service's database, fresh for this run."""
+    with fresh_database(tmp_path_factory.mktemp("database")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Service]:
+    svc = Service(tmp_path_factory.mktemp("service"), database)
     try:
         yield svc
     finally:

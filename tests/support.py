@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,42 @@ from service.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+#: Which database the suite runs on: ``sqlite`` (default) or ``postgresql`` (needs USERSERVICE_TEST_POSTGRES).
+BACKEND = os.environ.get("USERSERVICE_TEST_DATABASE_BACKEND", "sqlite")
+#: A PostgreSQL server (URL of a database to connect to) in which the tests may create databases.
+POSTGRES = os.environ.get("USERSERVICE_TEST_POSTGRES", "")
+
+
+@contextmanager
+def fresh_postgres(prefix: str = "userservice_test") -> Iterator[str]:
+    """A new, uniquely named PostgreSQL database on USERSERVICE_TEST_POSTGRES; dropped afterwards."""
+    import psycopg2
+
+    if not POSTGRES:
+        raise RuntimeError("USERSERVICE_TEST_POSTGRES is not set")
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(POSTGRES)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES.split("?", 1)[0].rsplit("/", 1)[0]
+        yield f"{base}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@contextmanager
+def fresh_database(workdir: Path) -> Iterator[str]:
+    """A new empty database on the suite's backend: a SQLite file in ``workdir``, or a PostgreSQL database."""
+    if BACKEND == "postgresql":
+        with fresh_postgres() as url:
+            yield url
+    else:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{workdir}/users.db"
 
 
 def free_port() -> int:
@@ -135,6 +173,23 @@ class Service:
 
     def logs(self) -> str:
         return self.log_path.read_text()
+
+    # ---- the database, read or changed behind the service's back (setup and checks only) --------
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement (``?`` placeholders) on the service's database, committed; returns its rows."""
+        db = self.store.db
+        with db.atomic():
+            cursor = db.execute_sql(query.replace("?", db.param), tuple(params))
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def stored_bytes(self) -> dict[str, bytes]:
+        """Everything the database holds, as bytes to search: the SQLite files, or every PostgreSQL row."""
+        if self.database.startswith("sqlite:///"):
+            path = Path(self.database.removeprefix("sqlite:///"))
+            return {p.name: p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()}
+        tables = [r[0] for r in self.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return {f"table {t}": "\n".join(str(r[0]) for r in self.sql(f'SELECT t::text FROM "{t}" t')).encode()
+                for t in tables}
 
     # ---- credentials --------------------------------------------------------------------------
     def key(self, role: str = "admin", tenant: str = "acme", user: str | None = None) -> str:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import time
-from contextlib import closing
-from pathlib import Path
 
 import grpc
 import pytest
@@ -164,13 +161,10 @@ def test_verify_password_by_email_and_locked_or_deleted_users(service: Service, 
 def test_weaker_hash_is_rehashed_on_successful_verify(service: Service, admin_key: str) -> None:
     me = service.create(admin_key)
     weak = make_context(memory_kib=8192, rounds=1).hash("Weakly-hashed-1")
-    db_path = service.database.removeprefix("sqlite:///")
-    with closing(sqlite3.connect(db_path)) as db, db:
-        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (weak, me.id))
+    service.sql("UPDATE users SET password_hash = ? WHERE id = ?", (weak, me.id))
     service.call("VerifyPassword", api.VerifyPasswordRequest(username=me.username, password="Weakly-hashed-1"),
                  admin_key)
-    with closing(sqlite3.connect(db_path)) as db:
-        stored = db.execute("SELECT password_hash FROM users WHERE id = ?", (me.id,)).fetchone()[0]
+    [(stored,)] = service.sql("SELECT password_hash FROM users WHERE id = ?", (me.id,))
     assert stored != weak and "m=19456,t=2,p=1" in stored
 
 
@@ -184,10 +178,8 @@ def test_no_key_or_password_in_database_wal_or_logs(service: Service, admin_key:
                  key=admin_key)
     secrets = [password.encode(), (password + "-2").encode(), user_key.encode(), admin_key.encode(),
                user_key.rsplit("_", 1)[1].encode(), admin_key.rsplit("_", 1)[1].encode()]
-    db_path = Path(service.database.removeprefix("sqlite:///"))
-    files = [p for p in (db_path, Path(f"{db_path}-wal"), service.log_path) if p.exists()]
-    assert len(files) >= 2
-    for path in files:
-        data = path.read_bytes()
+    stored = {**service.stored_bytes(), "serve.log": service.log_path.read_bytes()}
+    assert len(stored) >= 2
+    for name, data in stored.items():
         for s in secrets:
-            assert s not in data, f"{s!r} found in {path.name}"
+            assert s not in data, f"{s!r} found in {name}"
