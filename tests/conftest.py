@@ -21,6 +21,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("USERSERVICE_TEST_DATABASE_BACKEND=postgresql needs USERSERVICE_TEST_POSTGRES (a URL)")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests are deselected in the SQLite pass: `make test` runs them in the PostgreSQL pass."""
+    if BACKEND == "postgresql":
+        return
+    keep = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"userservice database backend: {BACKEND}"
 

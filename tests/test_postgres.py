@@ -14,11 +14,9 @@ import pytest
 from userservice.v1 import user_pb2
 from userservice.v1 import user_service_pb2 as api
 
-from tests.support import BACKEND, Service, fresh_postgres, unique
+from tests.support import Service, fresh_postgres, unique
 
-pytestmark = pytest.mark.skipif(
-    BACKEND != "postgresql",
-    reason="PostgreSQL only: runs in the PostgreSQL pass of `make test` (.ci/run always runs it)")
+pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture

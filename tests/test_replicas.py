@@ -1,7 +1,7 @@
 """`userservice serve --replicas N`: several server processes on one PostgreSQL database behind one Envoy.
 
 The replica tests need PostgreSQL, so they run in the PostgreSQL pass of `make test` (which `.ci/run`
-always runs); in the SQLite pass they are skipped, and the refusal of replicas on SQLite is tested instead.
+always runs); in the SQLite pass they are deselected, and the refusal of replicas on SQLite is tested instead.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2_grpc
 from userservice.v1 import user_service_pb2 as api
 
-from tests.support import BACKEND, BIN, ROOT, free_port, fresh_postgres, rpc_error, unique
+from tests.support import BIN, ROOT, free_port, fresh_postgres, rpc_error, unique
 
-needs_postgres = pytest.mark.skipif(
-    BACKEND != "postgresql",
-    reason="replicas need PostgreSQL: they run in the PostgreSQL pass of `make test` (.ci/run always runs it)")
+needs_postgres = pytest.mark.postgres_only
 
 
 class Replicas:
@@ -87,8 +85,6 @@ class Replicas:
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    if BACKEND != "postgresql":
-        pytest.skip("replicas need PostgreSQL")
     with fresh_postgres("userservice_replicas") as url:
         group = Replicas(tmp_path_factory.mktemp("replicas"), url)
         try:
