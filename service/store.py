@@ -528,20 +528,22 @@ class Store:
         return created
 
     def update_user(self, tenant_id: int, user_id: str, mutate: Mutation, *, key_id: str, method: str,
-                    etag: str = "", request_id: str = "", validate_only: bool = False) -> User:
-        """Read the row under the write lock, check the etag, apply ``mutate``, write what changed.
+                    etag: str = "", request_id: str = "", validate_only: bool = False,
+                    check: Callable[[User], None] | None = None) -> User:
+        """Read the row under the write lock, run ``check``, check the etag, apply ``mutate``, write what changed.
 
         Only the columns of the changed fields are written, so concurrent writers of different
         fields (or different map keys) both keep their change. ``validate_only`` runs the writes
         (so the unique indexes decide) and rolls them back.
         """
         try:
-            return self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only)
+            return self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only,
+                                check)
         except _RolledBack as done:
             return done.user
 
     def _update(self, tenant_id: int, user_id: str, mutate: Mutation, key_id: str, method: str, etag: str,
-                request_id: str, validate_only: bool) -> User:
+                request_id: str, validate_only: bool, check: Callable[[User], None] | None = None) -> User:
         now = now_micros()
         with self._unique(), self._write():
             replay = self._replay(tenant_id, request_id, method, user_id)
@@ -549,6 +551,8 @@ class Store:
                 return replay
             row = self._fetch(tenant_id, user_id, lock=True)
             current = row_to_user(row)
+            if check is not None:  # authorization on the row just read, before the etag says anything
+                check(current)
             if etag and not same_etag(etag, current.etag):
                 raise Aborted("the user changed since this etag was read; read it again",
                               metadata={"etag": current.etag})
