@@ -232,8 +232,23 @@ def field_columns(user: User, name: str) -> dict[str, Any]:
     raise KeyError(name)
 
 
+#: Plain string fields: MessageToDict writes them as themselves, when present (or non-empty without presence).
+_PLAIN_STRINGS = {f.name: f.has_presence for f in User.DESCRIPTOR.fields
+                  if f.type == f.TYPE_STRING and not f.is_repeated and f.name != "password"}
+
+
 def field_json(user: User, names: Sequence[str]) -> str:
     """JSON of the named non-secret fields of ``user``, for audit records (``password`` never)."""
+    if all(n in _PLAIN_STRINGS or n == "password" for n in names):
+        # The common case without protobuf's JSON machinery; same output as the general path below.
+        plain: dict[str, str] = {}
+        for name in names:
+            if name == "password":
+                continue
+            value = getattr(user, name)
+            if user.HasField(name) if _PLAIN_STRINGS[name] else value:
+                plain[name] = value
+        return json.dumps(plain, sort_keys=True)
     partial = User()
     for name in names:
         if name == "password":
