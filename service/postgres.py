@@ -1,0 +1,108 @@
+"""PostgreSQL specifics: the pooled connection, and what a database error means for a transaction.
+
+``connect_postgres`` turns ``postgresql://`` (or ``postgres://``, ``postgresql+pool://``) into
+Peewee's ``PooledPostgresqlDatabase`` over psycopg2. In the server every call runs on the event-loop
+thread, so a process holds one connection; the pool bounds how many a process may open, hands out a
+fresh connection after a broken one is discarded, and waits (``timeout``) rather than failing when
+all are busy. Query parameters of the URL override the defaults below; the rest go to psycopg2
+(``sslmode``, ``application_name``...).
+
+``classify`` sorts an exception by SQLSTATE: serialization failures and deadlocks (40001, 40P01) are
+retried by the store a bounded number of times; a lost connection or a database that is down, busy or
+shutting down becomes UNAVAILABLE, after the transaction has been rolled back (or never reached the
+server), so a caller never sees a half write.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import peewee as pw
+from playhouse import db_url
+from playhouse.pool import MaxConnectionsExceeded as MaxConnectionsExceeded
+
+#: Defaults of the pool and the session; a URL query parameter of the same name wins.
+POOL_DEFAULTS: dict[str, Any] = {
+    "max_connections": 8,  # per process; the server uses one, the CLI one more at most
+    "stale_timeout": 300,  # seconds before an idle pooled connection is replaced
+    "timeout": 5,  # seconds to wait for a free pooled connection
+    "connect_timeout": 5,  # psycopg2: seconds to reach the server, so a dead host fails fast
+}
+#: Row-lock waits and statements end after this long (milliseconds); the call gets UNAVAILABLE.
+LOCK_TIMEOUT_MS = 5000
+STATEMENT_TIMEOUT_MS = 15000
+#: Transaction-level advisory lock that serializes migrations of replicas starting together.
+MIGRATION_LOCK_ID = 0x75736572  # "user"
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+BUSY_SQLSTATES = frozenset({"55P03", "57014"})  # lock_not_available, query_canceled (timeouts)
+
+
+class Failure(enum.Enum):
+    RETRY = "retry"  # rolled back by the server; the whole transaction may run again
+    BUSY = "busy"  # a lock or statement timeout; the connection is still good
+    LOST = "lost"  # the connection or the server is gone; discard the connection
+    OTHER = "other"
+
+
+def is_postgres_url(url: str) -> bool:
+    return urlsplit(url).scheme in ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
+
+
+def connect_postgres(url: str) -> Any:
+    """A ``PooledPostgresqlDatabase`` for ``url``, with the pool and session defaults applied."""
+    parts = urlsplit(url)
+    pooled = urlunsplit(("postgresql+pool", parts.netloc, parts.path, parts.query, parts.fragment))
+    given = db_url.parse(pooled)
+    params = {k: v for k, v in POOL_DEFAULTS.items() if k not in given}
+    if "options" not in given:
+        params["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    return db_url.connect(pooled, **params)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a psycopg2 error, also when Peewee has wrapped it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "pgcode", None)
+        if code:
+            return str(code)
+        inner = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = inner or current.__cause__ or current.__context__
+    return None
+
+
+def constraint_name(exc: BaseException) -> str | None:
+    """The name of the constraint a psycopg2 IntegrityError names, also when Peewee has wrapped it."""
+    current: BaseException | None = exc
+    for _ in range(4):
+        if current is None:
+            break
+        diag = getattr(current, "diag", None)
+        name = getattr(diag, "constraint_name", None)
+        if name:
+            return str(name)
+        current = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+    return None
+
+
+def classify(exc: BaseException) -> Failure:
+    if isinstance(exc, MaxConnectionsExceeded):
+        return Failure.BUSY
+    if not isinstance(exc, pw.DatabaseError | pw.InterfaceError):
+        return Failure.OTHER
+    code = sqlstate(exc)
+    if code in RETRY_SQLSTATES:
+        return Failure.RETRY
+    if code in BUSY_SQLSTATES:
+        return Failure.BUSY
+    if isinstance(exc, pw.InterfaceError):
+        return Failure.LOST
+    if code is None and isinstance(exc, pw.OperationalError):
+        return Failure.LOST  # psycopg2 reports a refused or broken connection without a SQLSTATE
+    if code is not None and (code.startswith(("08", "53")) or code in ("57P01", "57P02", "57P03")):
+        return Failure.LOST  # connection exceptions, insufficient resources, shutdown
+    return Failure.OTHER

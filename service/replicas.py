@@ -1,0 +1,140 @@
+"""``userservice serve --replicas N``: N server processes on one PostgreSQL database behind one Envoy.
+
+Each replica is a plain ``userservice serve --no-envoy`` child with its own gRPC port (Envoy needs one
+endpoint per process: behind one SO_REUSEPORT port one process got all of Envoy's connections, see
+shared/FINDINGS.md). This parent migrates the database once, starts the children, learns their ports
+from their start line, starts Envoy with one endpoint per child, and restarts a child that dies on the
+same port. SIGTERM (or SIGINT) goes to every child, which drains its calls; then Envoy stops.
+
+SQLite keeps one writer process: ``check_replicas`` refuses more than one replica on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import IO
+
+from service.envoy import Envoy
+from service.postgres import is_postgres_url
+
+log = logging.getLogger("userservice")
+READY = "userservice: gRPC on "
+RESTART_DELAY_S = 1.0
+
+
+def check_replicas(database: str, replicas: int) -> str | None:
+    """Why ``replicas`` processes cannot serve ``database``, or None if they can."""
+    if replicas < 1:
+        return "--replicas must be at least 1"
+    if replicas > 1 and not is_postgres_url(database):
+        return ("--replicas > 1 needs PostgreSQL (--database postgresql://...): SQLite keeps one writer "
+                "process, and two processes writing one SQLite file were slower than one (docs/scaling.md)")
+    return None
+
+
+@dataclass
+class Replica:
+    index: int
+    args: list[str]
+    port: int = 0
+    process: subprocess.Popen[str] | None = None
+    restarts: int = 0
+    relay: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the child and wait for its start line, which names its gRPC port."""
+        args = [*self.args, "--grpc-port", str(self.port)]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                        bufsize=1)
+        assert self.process.stdout is not None
+        line = _read_line(self.process.stdout, timeout)
+        if not line.startswith(READY):
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError(f"replica {self.index} did not start (exit {self.process.returncode}): {line!r}")
+        self.port = int(line[len(READY):].split(",", 1)[0].strip().rsplit(":", 1)[1])
+        relay = threading.Thread(target=_relay, args=(self.process.stdout,), daemon=True)
+        relay.start()
+        self.relay.append(relay)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    box: list[str] = []
+    reader = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return box[0].strip() if box else ""
+
+
+def _relay(stream: IO[str]) -> None:
+    for line in stream:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
+        grace: float = 10.0) -> int:
+    """Serve with ``replicas`` processes until SIGTERM or SIGINT; returns the exit status."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    child = [sys.executable, "-m", "service.cli", "serve", "--no-envoy", "--database", database,
+             "--hash-workers", str(hash_workers), "--grace", str(grace)]
+    # --grpc-port P: replica i listens on P + i; 0: each replica takes a free port.
+    group = [Replica(i, child, grpc_port + i if grpc_port else 0) for i in range(replicas)]
+    envoy: Envoy | None = None
+    try:
+        for replica in group:
+            replica.start()
+        ports = [r.port for r in group]
+        if http_port is not None:
+            envoy = Envoy(http_port, ports)
+            envoy.wait_ready()
+        print(READY + ", ".join(f"127.0.0.1:{p}" for p in ports) + f" ({replicas} replicas)"
+              + (f", REST and gRPC through Envoy on 127.0.0.1:{http_port}" if envoy else ""), flush=True)
+        while not stop.wait(0.2):
+            for replica in group:
+                if not replica.alive() and not stop.is_set():
+                    code = replica.process.returncode if replica.process else None
+                    log.error("replica exited; restarting it", extra={"port": replica.port, "code": code,
+                                                                       "event": "replica_restart"})
+                    if stop.wait(RESTART_DELAY_S):  # a Ctrl-C reaches the children too: not a crash
+                        break
+                    replica.restarts += 1
+                    try:
+                        replica.start()
+                    except RuntimeError:
+                        log.exception("replica restart failed", extra={"port": replica.port})
+        return 0
+    finally:
+        _stop_all(group, grace + 10)
+        if envoy is not None:
+            envoy.stop()
+
+
+def _stop_all(group: list[Replica], timeout: float) -> None:
+    """SIGTERM every child at once (each drains its calls), then wait; SIGKILL what is left at the deadline."""
+    running = [r.process for r in group if r.process is not None and r.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
