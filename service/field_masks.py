@@ -70,6 +70,11 @@ def _populated(user: user_pb2.User) -> list[str]:
     return paths
 
 
+#: Plans of explicit masks (no ``*``, no immutable check): they depend on the mask alone.
+_PLANS: dict[tuple[str, ...], Plan] = {}
+_MAX_PLANS = 1024
+
+
 def plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None = None,
          writable: frozenset[str] = schema.MUTABLE) -> Plan:
     """The canonical plan for ``mask`` applied with ``user``'s values.
@@ -77,6 +82,20 @@ def plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None
     ``writable`` is what the caller may write: ``*`` expands to it (``password`` only when given).
     Raises ``InvalidArgument`` naming every bad path.
     """
+    if not mask or current is not None or "*" in mask:
+        return _plan(mask, user, current, writable)
+    key = tuple(mask)
+    found = _PLANS.get(key)
+    if found is None:
+        found = _plan(mask, user, current, writable)  # raises for a bad mask: those are not kept
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = found
+    return found
+
+
+def _plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None,
+          writable: frozenset[str]) -> Plan:
     if len(mask) > MAX_PATHS:
         raise InvalidArgument([Violation("update_mask", f"at most {MAX_PATHS} paths, got {len(mask)}")])
     if "*" in mask:

@@ -238,8 +238,23 @@ def field_columns(user: User, name: str) -> dict[str, Any]:
     raise KeyError(name)
 
 
+#: Plain string fields: MessageToDict writes them as themselves, when present (or non-empty without presence).
+_PLAIN_STRINGS = {f.name: f.has_presence for f in User.DESCRIPTOR.fields
+                  if f.type == f.TYPE_STRING and not f.is_repeated and f.name != "password"}
+
+
 def field_json(user: User, names: Sequence[str]) -> str:
     """JSON of the named non-secret fields of ``user``, for audit records (``password`` never)."""
+    if all(n in _PLAIN_STRINGS or n == "password" for n in names):
+        # The common case without protobuf's JSON machinery; same output as the general path below.
+        plain: dict[str, str] = {}
+        for name in names:
+            if name == "password":
+                continue
+            value = getattr(user, name)
+            if user.HasField(name) if _PLAIN_STRINGS[name] else value:
+                plain[name] = value
+        return json.dumps(plain, sort_keys=True)
     partial = User()
     for name in names:
         if name == "password":
@@ -596,8 +611,9 @@ class Store:
         return created
 
     def update_user(self, tenant_id: int, user_id: str, mutate: Mutation, *, key_id: str, method: str,
-                    etag: str = "", request_id: str = "", validate_only: bool = False) -> User:
-        """Read the row under the write lock, check the etag, apply ``mutate``, write what changed.
+                    etag: str = "", request_id: str = "", validate_only: bool = False,
+                    check: Callable[[User], None] | None = None) -> User:
+        """Read the row under the write lock, run ``check``, check the etag, apply ``mutate``, write what changed.
 
         Only the columns of the changed fields are written, so concurrent writers of different
         fields (or different map keys) both keep their change. ``validate_only`` runs the writes
@@ -605,12 +621,13 @@ class Store:
         """
         try:
             return self._retry(  # type: ignore[no-any-return]
-                lambda: self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only))
+                lambda: self._update(tenant_id, user_id, mutate, key_id, method, etag, request_id, validate_only,
+                                     check))
         except _RolledBack as done:
             return done.user
 
     def _update(self, tenant_id: int, user_id: str, mutate: Mutation, key_id: str, method: str, etag: str,
-                request_id: str, validate_only: bool) -> User:
+                request_id: str, validate_only: bool, check: Callable[[User], None] | None = None) -> User:
         now = now_micros()
         with self._unique(), self._write():
             replay = self._replay(tenant_id, request_id, method, user_id)
@@ -618,6 +635,8 @@ class Store:
                 return replay
             row = self._fetch(tenant_id, user_id, lock=True)
             current = row_to_user(row)
+            if check is not None:  # authorization on the row just read, before the etag says anything
+                check(current)
             if etag and not same_etag(etag, current.etag):
                 raise Aborted("the user changed since this etag was read; read it again",
                               metadata={"etag": current.etag})

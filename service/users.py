@@ -172,14 +172,19 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         check_request_id(request.request_id)
         writable = writable_fields(who)
         plan = field_masks.plan(request.update_mask.paths, request.user, writable=writable)
-        # A user of another tenant is NOT_FOUND before anything else is said about it.
-        current = self.store.get_user(who.tenant_id, user_id)
-        require_user_access(who, user_id, write=True)
-        forbidden = sorted(plan.fields - writable)
-        if forbidden:
-            hint = " (a user key changes its password with ChangePassword)" if "password" in forbidden else ""
-            raise PermissionDenied(f"this key may not change: {', '.join(forbidden)}{hint}",
-                                   reason="FIELD_NOT_WRITABLE", metadata={"paths": ",".join(forbidden)})
+
+        def authorize(current: User) -> None:
+            require_user_access(who, user_id, write=True)
+            forbidden = sorted(plan.fields - writable)
+            if forbidden:
+                hint = " (a user key changes its password with ChangePassword)" if "password" in forbidden else ""
+                raise PermissionDenied(f"this key may not change: {', '.join(forbidden)}{hint}",
+                                       reason="FIELD_NOT_WRITABLE", metadata={"paths": ",".join(forbidden)})
+
+        # A user of another tenant is NOT_FOUND before anything else is said about it. A new password
+        # is hashed before the write transaction, so that path reads the user first; every other
+        # update authorizes on the row the transaction reads (one read, same order of answers), unless
+        # a request_id may replay a stored reply, which must not come before the checks.
         password = request.user.password if "password" in plan.fields else None
 
         def password_violations(username: str) -> list[Violation]:
@@ -188,10 +193,15 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
             return validate_password(password, username) + (password_rule(password, username)
                                                             if password_rule else [])
 
-        owner = request.user if "username" in plan.fields else current
-        hashed = None
-        if password is not None and not request.validate_only and not password_violations(owner.username):
-            hashed = await self.hasher.hash(password)
+        hashed, check = None, None
+        if password is not None or request.request_id:
+            current = self.store.get_user(who.tenant_id, user_id)
+            authorize(current)
+            owner = request.user if "username" in plan.fields else current
+            if password is not None and not request.validate_only and not password_violations(owner.username):
+                hashed = await self.hasher.hash(password)
+        else:
+            check = authorize
 
         def mutate(current: User) -> Change:
             if current.state == User.DELETED:
@@ -204,7 +214,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
         return self.store.update_user(who.tenant_id, user_id, mutate, key_id=who.key_id, method=method,
                                       etag=request.user.etag or etag, request_id=request.request_id,
-                                      validate_only=request.validate_only)
+                                      validate_only=request.validate_only, check=check)
 
     def read(self, who: Principal, user_id: str) -> User:
         """A user the caller may read (NOT_FOUND in another tenant, PERMISSION_DENIED otherwise)."""

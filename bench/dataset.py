@@ -1,0 +1,92 @@
+"""Bench databases: N users of one tenant, built with bulk inserts (never N RPCs).
+
+User ids are ``usr_bench`` + a zero-padded number of ``digits(N)`` digits, so any digit-by-digit mix
+of two valid ids is a valid id: the load generator can rewrite the id in its body file while h2load
+reads it, and every request still names an existing user. Passwords are hashed once and reused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from service.auth import new_key
+from service.store import Store, User, UserRow, new_etag, now_micros
+from service.validation import canonical
+
+TENANT = "bench"
+PASSWORD = "Bench-Password-1"
+CHUNK = 50_000
+
+
+def digits(n: int) -> int:
+    """Width of the number in an id: n must be a power of ten so every mix of digits is < n."""
+    width = len(str(n - 1))
+    if 10 ** width != n:
+        raise ValueError(f"the user count must be a power of ten, got {n}")
+    return width
+
+
+def user_id(i: int, width: int) -> str:
+    return f"usr_bench{i:0{width}d}"
+
+
+def _rows(tenant_id: int, n: int, password_hash: str) -> Iterator[tuple[Any, ...]]:
+    width, now = digits(n), now_micros()
+    etag = new_etag()
+    for i in range(n):
+        name = f"bench{i:0{width}d}"
+        email = f"{name}@example.com"
+        values = {"id": user_id(i, width), "tenant_id": tenant_id, "username": name,
+                  "username_canon": canonical(name), "email": email, "email_canon": canonical(email),
+                  "display_name": f"Bench User {i}", "state": User.ACTIVE, "auth_type": User.PASSWORD,
+                  "password_hash": password_hash, "create_time": now, "update_time": now, "etag": etag,
+                  "email_verified": False, "phone_verified": False, "require_password_change": False}
+        yield tuple(values[c] for c in COLUMNS)
+
+
+#: The columns the bench fills, in the model's field order (the order Peewee writes them in).
+_FILLED = {"id", "tenant_id", "username", "username_canon", "email", "email_canon", "display_name", "state",
+           "auth_type", "password_hash", "create_time", "update_time", "etag", "email_verified", "phone_verified",
+           "require_password_change"}
+COLUMNS = tuple(c for c in UserRow._meta.sorted_field_names if c in _FILLED)
+
+
+def build(path: Path, n: int, password_hash: str) -> float:
+    """Create ``path`` with ``n`` users of tenant ``bench``; returns the seconds it took."""
+    start = time.monotonic()
+    path.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    store = Store(f"sqlite:///{path}")
+    try:
+        tid = store.tenant_id(TENANT, create=True)
+        assert tid is not None
+        # The statement is built by Peewee once; the rows go through executemany in big transactions.
+        sql = UserRow.insert({getattr(UserRow, c): None for c in COLUMNS}).sql()[0]
+        conn = store.db.connection()
+        rows = _rows(tid, n, password_hash)
+        while True:
+            chunk = [r for _, r in zip(range(CHUNK), rows, strict=False)]
+            if not chunk:
+                break
+            with store.db.atomic():
+                conn.executemany(sql, chunk)
+        store.db.execute_sql("ANALYZE")
+        store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+    return time.monotonic() - start
+
+
+def admin_key(path: Path) -> str:
+    """A fresh admin key of tenant ``bench`` in the database at ``path``."""
+    store = Store(f"sqlite:///{path}")
+    try:
+        key_id, key, secret_hash = new_key()
+        store.create_key(TENANT, "admin", None, secret_hash, key_id)
+        return key
+    finally:
+        store.close()

@@ -1,0 +1,292 @@
+"""``make bench``: the real service against its floor, on loopback, in one bounded run.
+
+Builds a 10,000-user database (and a cached 1,000,000-user one under bench/results/), starts the
+no-op floor server and the real service (with Envoy), drives them with h2load and wrk, and prints
+req/s, p50, p99 and the ratios the goals of docs/benchmarks.md are stated in. Results also go to
+bench/results/last.json. Every server is on a free port and stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+from pathlib import Path
+
+import grpc
+from google.protobuf import field_mask_pb2
+from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
+
+from bench import dataset
+from bench.load import Result, grpc_body, h2load, wrk_patch
+from service.passwords import make_context
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+UPDATE = "/userservice.v1.UserService/UpdateUser"
+LIST = "/userservice.v1.UserService/ListUsers"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process(args: list[str], log: Path, ready: str, timeout: float = 60.0) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, up once ``ready`` is in its log; SIGTERM (then SIGKILL) on the way out."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + timeout
+            while ready not in log.read_text(errors="replace"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{args[0]} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+                time.sleep(0.05)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def serve(db: Path, grpc_port: int, http_port: int | None, log: Path) -> contextmanager:  # type: ignore[type-arg]
+    args = [str(BIN / "userservice"), "serve", "--database", f"sqlite:///{db}", "--grpc-port", str(grpc_port),
+            "--grace", "2"]
+    args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]
+    return process(args, log, "userservice: gRPC on")
+
+
+def update_request(user_id: str) -> user_service_pb2.UpdateUserRequest:
+    """Two masked fields, no password: the request every UpdateUser measurement sends."""
+    return user_service_pb2.UpdateUserRequest(
+        user=user_pb2.User(id=user_id, display_name="Name 00000000", given_name="Given 00000000"),
+        update_mask=field_mask_pb2.FieldMask(paths=["display_name", "given_name"]))
+
+
+def audit_counts(db: Path) -> tuple[int, int]:
+    """(audit rows, audit rows that changed something): one per successful update, grpc-status OK."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        total, wrote = conn.execute("SELECT count(*), coalesce(sum(paths != '[]'), 0) FROM user_changes "
+                                    "WHERE method = 'UpdateUser'").fetchone()
+    return int(total), int(wrote)
+
+
+def check_grpc(port: int, key: str, width: int, samples: int = 5) -> None:
+    """h2load counts HTTP 200s: check with a real client that these calls answer grpc-status OK."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = user_service_pb2_grpc.UserServiceStub(channel)
+        for i in range(samples):
+            request = update_request(dataset.user_id(i, width))
+            request.user.display_name = f"Name {i:08d}"
+            user = stub.UpdateUser(request, metadata=(("authorization", f"Bearer {key}"),), timeout=10)
+            assert user.display_name == request.user.display_name, user
+
+
+def measured_update(name: str, port: int, key: str | None, db: Path | None, width: int, streams: int,
+                    requests: int) -> Result:
+    """h2load UpdateUser with rotating ids and values; failures counted from grpc-status (audit rows)."""
+    before = audit_counts(db) if db else (0, 0)
+    result = h2load(name, port, UPDATE, grpc_body(update_request(dataset.user_id(0, width))), key=key,
+                    streams=streams, requests=requests,
+                    rotate=[(b"usr_bench", width), (b"Name ", 8), (b"Given ", 8)])
+    if db:
+        total, wrote = (a - b for a, b in zip(audit_counts(db), before, strict=True))
+        result.failed = max(result.failed, result.requests - total)
+        result.note = f"grpc OK {total}/{result.requests}, rows changed {wrote}"
+    return result
+
+
+def page_token(port: int, key: str, page: int, size: int) -> str:
+    """The token of page ``page`` (1-based), walking the keyset pages with a real client."""
+    token = ""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = user_service_pb2_grpc.UserServiceStub(channel)
+        for _ in range(page - 1):
+            reply = stub.ListUsers(user_service_pb2.ListUsersRequest(page_size=size, page_token=token),
+                                   metadata=(("authorization", f"Bearer {key}"),), timeout=10)
+            token = reply.next_page_token
+    return token
+
+
+class PasswordChurn:
+    """``clients`` threads changing their own user's password back and forth, without pause."""
+
+    def __init__(self, port: int, key: str, width: int, clients: int = 4) -> None:
+        self.port, self.key, self.width, self.clients = port, key, width, clients
+        self._stop = threading.Event()
+        self.done = 0
+        self.errors: list[str] = []
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
+
+    def _run(self, i: int) -> None:
+        user_id = dataset.user_id(10 ** self.width - 1 - i, self.width)
+        current, other = dataset.PASSWORD, "Bench-Password-2"
+        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            stub = user_service_pb2_grpc.UserServiceStub(channel)
+            while not self._stop.is_set():
+                try:
+                    stub.ChangePassword(user_service_pb2.ChangePasswordRequest(
+                        id=user_id, current_password=current, new_password=other),
+                        metadata=(("authorization", f"Bearer {self.key}"),), timeout=30)
+                    current, other = other, current
+                    self.done += 1
+                except grpc.RpcError as err:
+                    self.errors.append(str(err.code()))
+                    time.sleep(0.05)
+
+    def __enter__(self) -> PasswordChurn:
+        for t in self._threads:
+            t.start()
+        time.sleep(1.0)  # let the pool fill up before measuring
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
+def million_db(n: int, password_hash: str) -> tuple[Path, float | None]:
+    """The big database, cached in bench/results/ (gitignored); built again when missing or short."""
+    path = RESULTS / f"users-{n}.db"
+    if path.exists():
+        with suppress(sqlite3.Error), sqlite3.connect(path) as conn:
+            if conn.execute("SELECT count(*) FROM users").fetchone()[0] == n:
+                return path, None
+    return path, dataset.build(path, n, password_hash)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=15_000, help="h2load requests per measurement")
+    parser.add_argument("--seconds", type=int, default=6, help="wrk duration per measurement")
+    parser.add_argument("--big", type=int, default=1_000_000, help="users in the big database (0: skip)")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rest,list,password,big")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    run_dir = RESULTS / time.strftime("run-%Y%m%d-%H%M%S")
+    run_dir.mkdir()
+    n, width = 10_000, dataset.digits(10_000)
+    password_hash = make_context().hash(dataset.PASSWORD)
+    small = run_dir / "users-10000.db"
+    print(f"building {n} users ... {dataset.build(small, n, password_hash):.1f}s", flush=True)
+    key = dataset.admin_key(small)
+    results: dict[str, Result] = {}
+
+    def show(r: Result) -> None:
+        results[r.name] = r
+        print(f"  {r.name:<34} {r.rps:>8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+              f"n={r.requests} failed={r.failed} {r.note}", flush=True)
+
+    noop_port, grpc_port, http_port = free_port(), free_port(), free_port()
+    with process([sys.executable, "-m", "bench.noop_server", "--port", str(noop_port)], run_dir / "noop.log",
+                 "ready"), serve(small, grpc_port, http_port, run_dir / "serve-10000.log"):
+        check_grpc(grpc_port, key, width)
+        # Warm both up (connections, caches, first-call code paths), then alternate floor and service.
+        measured_update("warm-up floor", noop_port, None, None, width, 16, 2000)
+        measured_update("warm-up service", grpc_port, key, small, width, 16, 2000)
+        for streams in (16, 64):
+            show(measured_update(f"floor (no-op) {streams} streams", noop_port, None, None, width, streams,
+                                 args.requests))
+            show(measured_update(f"UpdateUser gRPC {streams} streams", grpc_port, key, small, width, streams,
+                                 args.requests))
+        if "rest" not in skip:
+            for conns in (16, 64):
+                show(wrk_patch(f"REST PATCH Envoy {conns} conns", http_port, key=key, users=n, width=width,
+                               connections=conns, seconds=args.seconds))
+        if "list" not in skip:
+            size = 20
+            for page in (1, 500):
+                token = page_token(grpc_port, key, page, size)
+                body = grpc_body(user_service_pb2.ListUsersRequest(page_size=size, page_token=token))
+                show(h2load(f"ListUsers page {page} (size {size})", grpc_port, LIST, body, key=key, streams=16,
+                            requests=args.requests // 3))
+        if "password" not in skip:
+            show(measured_update("UpdateUser 16 streams, idle", grpc_port, key, small, width, 16, args.requests))
+            with PasswordChurn(grpc_port, key, width) as churn:
+                r = measured_update("UpdateUser 16, 4 pw changers", grpc_port, key, small, width, 16,
+                                    args.requests)
+            r.note += f", password changes {churn.done}, errors {len(churn.errors)}"
+            show(r)
+    if "big" not in skip and args.big:
+        big, took = million_db(args.big, password_hash)
+        print(f"{args.big} users: " + (f"built in {took:.1f}s" if took else "cached"), flush=True)
+        big_key = dataset.admin_key(big)
+        big_width = dataset.digits(args.big)
+        for label, db, k, w in (("10k", small, key, width), (f"{args.big // 1000}k", big, big_key, big_width)):
+            port = free_port()
+            with serve(db, port, None, run_dir / f"serve-{label}.log"):
+                check_grpc(port, k, w)
+                measured_update(f"warm-up {label}", port, k, db, w, 16, 2000)
+                show(measured_update(f"UpdateUser 16 streams, {label} users", port, k, db, w, 16, args.requests))
+    report(results, run_dir)
+    return 0
+
+
+def ratio(results: dict[str, Result], a: str, b: str) -> float | None:
+    return results[a].rps / results[b].rps if a in results and b in results else None
+
+
+def report(results: dict[str, Result], run_dir: Path) -> None:
+    goals = []
+
+    def goal(text: str, value: float | None, ok: bool | None) -> None:
+        if value is not None:
+            goals.append((text, value, ok))
+
+    r = results
+    u16 = r.get("UpdateUser gRPC 16 streams")
+    x = ratio(r, "UpdateUser gRPC 16 streams", "floor (no-op) 16 streams")
+    goal("UpdateUser/floor at 16 streams >= 0.5", x, x is not None and x >= 0.5)
+    if u16:
+        goal("UpdateUser p99 at 16 streams <= 20 ms", u16.p99_ms, u16.p99_ms <= 20)
+    x = ratio(r, "UpdateUser gRPC 64 streams", "floor (no-op) 64 streams")
+    goal("UpdateUser/floor at 64 streams (no goal)", x, None)
+    rest = r.get("REST PATCH Envoy 16 conns")
+    x = ratio(r, "REST PATCH Envoy 16 conns", "UpdateUser gRPC 16 streams")
+    goal("REST/gRPC at 16 >= 0.8", x, x is not None and x >= 0.8)
+    if rest:
+        goal("REST p99 at 16 conns <= 25 ms", rest.p99_ms, rest.p99_ms <= 25)
+    x = ratio(r, "REST PATCH Envoy 64 conns", "UpdateUser gRPC 64 streams")
+    goal("REST/gRPC at 64 (no goal)", x, None)
+    big = [k for k in r if k.startswith("UpdateUser 16 streams, ") and k.endswith("k users") and "10k" not in k]
+    if big:
+        x = ratio(r, big[0], "UpdateUser 16 streams, 10k users")
+        goal("big/10k users throughput >= 0.9", x, x is not None and x >= 0.9)
+    if "ListUsers page 1 (size 20)" in r and "ListUsers page 500 (size 20)" in r:
+        p1, p500 = r["ListUsers page 1 (size 20)"], r["ListUsers page 500 (size 20)"]
+        x = p1.rps / p500.rps
+        goal("ListUsers page 500 time / page 1 time <= 1.5", x, x <= 1.5)
+    if "UpdateUser 16, 4 pw changers" in r and "UpdateUser 16 streams, idle" in r:
+        x = r["UpdateUser 16, 4 pw changers"].p99_ms / r["UpdateUser 16 streams, idle"].p99_ms
+        goal("p99 with password changes / idle <= 2", x, x <= 2)
+    print("\n| measurement | req/s | p50 ms | p99 ms | failed | note |\n|---|---:|---:|---:|---:|---|")
+    for res in r.values():
+        print(f"| {res.name} | {res.rps:,.0f} | {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.failed} | {res.note} |")
+    print("\n| goal | measured | met |\n|---|---:|---|")
+    for text, value, ok in goals:
+        print(f"| {text} | {value:.2f} | {'-' if ok is None else ('yes' if ok else 'NO')} |")
+    data = {"results": [asdict(x) for x in r.values()], "goals": goals, "time": time.strftime("%Y-%m-%d %H:%M")}
+    for path in (run_dir / "results.json", RESULTS / "last.json"):
+        path.write_text(json.dumps(data, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
