@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 import grpc
 from google.protobuf.message import DecodeError
 
+from service import logs
 from service.auth import Authenticator
 from service.context import PRINCIPAL
 from service.errors import InvalidArgument, ServiceError, Violation, internal_status, to_grpc_status
@@ -31,14 +32,18 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset()) -> None:
         self.auth = auth
         self.open_methods = open_methods
+        self._wrapped: dict[str, Handler] = {}  # one wrapped handler per method, built on its first call
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         details: grpc.HandlerCallDetails,
     ) -> Handler:
-        handler = await continuation(details)
         method: str = details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(details)
         if handler is None or not method.startswith(PROTECTED_PREFIX) or handler.unary_unary is None:
             return handler
         behavior: Any = handler.unary_unary
@@ -73,10 +78,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 status = internal_status()
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
-                log.info("call", extra={"method": name, "code": code.name, "key_id": key_id,
-                                        "latency_ms": round((time.perf_counter() - start) * 1000, 3)})
+                logs.access(name, code.name, (time.perf_counter() - start) * 1000, key_id)
 
         wrapped_any: Any = wrapped
-        return grpc.unary_unary_rpc_method_handler(
+        result: Handler = grpc.unary_unary_rpc_method_handler(
             wrapped_any, request_deserializer=None, response_serializer=handler.response_serializer
         )
+        self._wrapped[method] = result
+        return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -32,7 +33,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
+def access(method: str, code: str, latency_ms: float, key_id: str | None) -> None:
+    """One access line per call, formatted directly: it runs on every call, so no LogRecord.
+
+    Every value is ASCII from a closed set (method and code names, hex key ids), so no escaping.
+    """
+    if not _ACCESS_ON:
+        return
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    key = f'"{key_id}"' if key_id else "null"
+    sys.stderr.write(f'{{"time": "{stamp}", "level": "info", "msg": "call", "pid": {_PID}, "method": "{method}", '
+                     f'"code": "{code}", "latency_ms": {latency_ms:.3f}, "key_id": {key}}}\n')
+
+
+_ACCESS_ON = False
+_PID = os.getpid()
+
+
 def setup(level: int = logging.INFO) -> None:
+    global _ACCESS_ON
+    _ACCESS_ON = level <= logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("userservice")

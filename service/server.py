@@ -74,6 +74,7 @@ async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_wo
                 max_page_count: int | None = None) -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server."""
     store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
+    store.checkpoint_in_background()
     hasher = Hasher(workers=hash_workers)
     running = await create_server(store, hasher, f"{listen}:{grpc_port}")
     envoy = None

@@ -41,6 +41,8 @@ def canonical(text: str) -> str:
 
 def _has_invisible(text: str) -> bool:
     """Bidi controls and zero-width characters (Unicode category Cf) let look-alikes pass."""
+    if text.isascii():  # no ASCII character is in category Cf
+        return False
     return any(unicodedata.category(ch) == "Cf" for ch in text)
 
 
