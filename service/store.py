@@ -172,6 +172,8 @@ COLUMNS = ("seq", "id", "username", *STRING_FIELDS, *BOOL_FIELDS, "address", "at
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 #: The fields of ``User`` an update can write, each stored in the columns ``field_columns`` names.
 STORED_FIELDS = ("username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles", "state", "auth_type")
+#: Reset when the e-mail or phone number changes, masked or not (see field_masks.apply).
+CONTACT_FLAGS = frozenset({"email_verified", "phone_verified"})
 #: Which unique index an IntegrityError names -> (field, ErrorInfo reason).
 UNIQUE_FIELDS = (("username_canon", "username", "USERNAME_TAKEN"), ("email_canon", "email", "EMAIL_TAKEN"),
                  ("external_id", "external_id", "EXTERNAL_ID_TAKEN"))
@@ -687,8 +689,9 @@ class Store:
             change = mutate(current)
             new = as_stored(change.user)
             new.ClearField("password")
-            # Every stored field that differs, masked or not: a changed e-mail also resets email_verified.
-            changed = [name for name in STORED_FIELDS if not _equal(current, new, name)]
+            # The masked fields, and the flags a changed contact resets, that differ from the row read.
+            touched = {p.split(".", 1)[0] for p in change.paths} | CONTACT_FLAGS
+            changed = [name for name in STORED_FIELDS if name in touched and not _equal(current, new, name)]
             values: dict[str, Any] = {}
             for name in changed:
                 values.update(field_columns(new, name))
