@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc-port", type=int, default=50051)
     serve.add_argument("--http-port", type=int, default=8080)
     serve.add_argument("--no-envoy", action="store_true", help="serve gRPC only")
+    serve.add_argument("--listen", default="127.0.0.1",
+                       help="address gRPC and Envoy listen on (default %(default)s; 0.0.0.0 in a container)")
     serve.add_argument("--hash-workers", type=int, default=1, help="threads hashing passwords (default 1)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds to drain calls on SIGTERM")
     serve.add_argument("--busy-timeout-ms", type=int, default=5000,
@@ -118,6 +120,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     await serve(args.database, args.grpc_port, None if args.no_envoy else args.http_port,
                 hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
+                listen=args.listen,
                 max_page_count=args.sqlite_max_page_count)
 
 

@@ -74,11 +74,12 @@ def free_port() -> int:
 class Envoy:
     """A running Envoy; ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline)."""
 
-    def __init__(self, http_port: int, grpc_ports: Sequence[int], *, log_level: str = "warning") -> None:
+    def __init__(self, http_port: int, grpc_ports: Sequence[int], *, log_level: str = "warning",
+                 listen: str = "127.0.0.1") -> None:
         self.http_port = http_port
         self._dir = tempfile.TemporaryDirectory(prefix="userservice-envoy-")
         config = Path(self._dir.name) / "envoy.yaml"
-        config.write_text(render(http_port, grpc_ports))
+        config.write_text(render(http_port, grpc_ports, listen=listen))
         self.log_path = Path(self._dir.name) / "envoy.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

@@ -44,7 +44,7 @@ def access(method: str, code: str, latency_ms: float, key_id: str | None) -> Non
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
     key = f'"{key_id}"' if key_id else "null"
     sys.stderr.write(f'{{"time": "{stamp}", "level": "info", "msg": "call", "pid": {_PID}, "method": "{method}", '
-                     f'"code": "{code}", "latency_ms": {latency_ms:.3f}, "key_id": {key}}}\n')
+                     f'"status": "{code}", "latency_ms": {latency_ms:.3f}, "key_id": {key}}}\n')
 
 
 _ACCESS_ON = False

@@ -80,11 +80,11 @@ async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_wo
     envoy = None
     try:
         if http_port is not None:
-            envoy = Envoy(http_port, [running.port])
+            envoy = Envoy(http_port, [running.port], listen=listen)
             await asyncio.get_running_loop().run_in_executor(None, envoy.wait_ready)
         log.info("serving", extra={"port": running.port, "event": "start"})
         print(f"userservice: gRPC on {listen}:{running.port}"
-              + (f", REST and gRPC through Envoy on 127.0.0.1:{http_port}" if envoy else ""), flush=True)
+              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else ""), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -189,12 +189,14 @@ def new_etag() -> str:
 
 
 def same_etag(given: str, current: str) -> bool:
-    """``If-Match`` values may come quoted, unquoted or weak (``W/``)."""
-    def bare(tag: str) -> str:
-        tag = tag.strip()
-        tag = tag.removeprefix("W/")
-        return tag.strip('"')
-    return secrets.compare_digest(bare(given).encode(), bare(current).encode())  # str: ASCII only
+    """Whether an etag or ``If-Match`` value matches (RFC 9110): ``*``, or a comma-separated list of
+    tags, each quoted, unquoted or weak (``W/``)."""
+    def bare(tag: str) -> bytes:
+        return tag.strip().removeprefix("W/").strip('"').encode()
+    if given.strip() == "*":
+        return True
+    want = bare(current)
+    return any(secrets.compare_digest(bare(tag), want) for tag in given.split(","))
 
 
 def row_to_user(row: Sequence[Any]) -> User:
@@ -691,7 +693,7 @@ class Store:
             new.ClearField("password")
             # The masked fields, and the flags a changed contact resets, that differ from the row read.
             touched = {p.split(".", 1)[0] for p in change.paths} | CONTACT_FLAGS
-            changed = [name for name in STORED_FIELDS if name in touched and not _equal(current, new, name)]
+            changed = [name for name in STORED_FIELDS if name in touched and not same_value(current, new, name)]
             values: dict[str, Any] = {}
             for name in changed:
                 values.update(field_columns(new, name))
@@ -710,16 +712,22 @@ class Store:
             written = [p for p in change.paths if p.split(".", 1)[0] in changed or (p == "password"
                        and change.password_hash is not None)] + [n for n in changed if n not in tops]
             self._audit(tenant_id, user_id, key_id, method, written, current, new, now)
-            if validate_only:
+            if validate_only:  # nothing is written: the user keeps its etag and update time
+                new.etag = current.etag
+                new.update_time.CopyFrom(current.update_time)
                 raise _RolledBack(new)
             self._remember(tenant_id, request_id, method, new, now)
         return new
 
     def record_login(self, tenant_id: int, user_id: str, ok: bool, new_hash: str | None) -> User:
-        """Keep ``last_login_time`` / ``last_failed_login_time``; store a rehashed password."""
+        """Keep ``last_login_time`` / ``last_failed_login_time``; store a rehashed password.
+
+        The login times are part of the user, so the etag changes too (CONTRACT: on every write).
+        """
         now = now_micros()
         with self._write():
-            values: dict[str, Any] = {"last_login_time" if ok else "last_failed_login_time": now}
+            values: dict[str, Any] = {"last_login_time" if ok else "last_failed_login_time": now,
+                                      "etag": new_etag()}
             if new_hash:
                 values["password_hash"] = new_hash
             UserRow.update(values).where((UserRow.tenant_id == tenant_id) & (UserRow.id == user_id)).execute(self.db)
@@ -734,7 +742,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen = seen.__context__
 
 
-def _equal(a: User, b: User, name: str) -> bool:
+def same_value(a: User, b: User, name: str) -> bool:
+    """Whether field ``name`` of two users holds the same value (presence included)."""
     field = User.DESCRIPTOR.fields_by_name[name]
     if field.has_presence and a.HasField(name) != b.HasField(name):
         return False
@@ -780,6 +789,8 @@ def read_page_token(token: str, fingerprint: str) -> int:
         raise InvalidArgument([Violation("page_token", "not a token this service issued")]) from exc
     if fp != fingerprint:
         raise InvalidArgument([Violation("page_token", "issued for another filter")])
+    if not 0 <= seq < 2**63:  # a forged token must not reach the database as an overflow
+        raise InvalidArgument([Violation("page_token", "not a token this service issued")])
     return seq
 
 

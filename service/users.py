@@ -26,7 +26,7 @@ from service.errors import (
     Violation,
 )
 from service.passwords import Hasher
-from service.store import Change, Store
+from service.store import Change, Store, same_value
 from service.validation import canonical, validate_password, validate_user
 
 User = user_pb2.User
@@ -173,9 +173,19 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         writable = writable_fields(who)
         plan = field_masks.plan(request.update_mask.paths, request.user, writable=writable)
 
+        derived = not request.update_mask.paths
+
         def authorize(current: User) -> None:
+            if who.role == "reader":
+                paths = ", ".join(plan.paths) or "(none)"
+                raise PermissionDenied(f"a reader key cannot write; this request writes: {paths}",
+                                       reason="FIELD_NOT_WRITABLE", metadata={"paths": ",".join(plan.paths),
+                                                                              "role": "reader"})
             require_user_access(who, user_id, write=True)
-            forbidden = sorted(plan.fields - writable)
+            forbidden = sorted(f for f in plan.fields - writable
+                               # With no mask, a field sent back unchanged (a GET body PATCHed back) is not
+                               # a change: only what would really change is refused.
+                               if not derived or f == "password" or not same_value(request.user, current, f))
             if forbidden:
                 hint = " (a user key changes its password with ChangePassword)" if "password" in forbidden else ""
                 raise PermissionDenied(f"this key may not change: {', '.join(forbidden)}{hint}",

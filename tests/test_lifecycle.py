@@ -62,6 +62,6 @@ def test_restart_keeps_data_and_logs_are_json_lines(tmp_path: Path) -> None:
             if record.get("msg") == "call":
                 calls.append(record)
     assert calls, "one JSON line per call"
-    assert {"method", "code", "latency_ms", "key_id"} <= set(calls[0])
-    assert any(c["method"] == "ListUsers" and c["code"] == "OK" for c in calls)
+    assert {"method", "status", "latency_ms", "key_id"} <= set(calls[0])
+    assert any(c["method"] == "ListUsers" and c["status"] == "OK" for c in calls)
     assert key not in again.logs() and key.split("_", 2)[2] not in again.logs()
