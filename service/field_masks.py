@@ -75,27 +75,26 @@ _PLANS: dict[tuple[str, ...], Plan] = {}
 _MAX_PLANS = 1024
 
 
-def plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None = None,
-         writable: frozenset[str] = schema.MUTABLE) -> Plan:
+def plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str] = schema.MUTABLE) -> Plan:
     """The canonical plan for ``mask`` applied with ``user``'s values.
 
     ``writable`` is what the caller may write: ``*`` expands to it (``password`` only when given).
-    Raises ``InvalidArgument`` naming every bad path.
+    Output-only paths are dropped; the one IMMUTABLE field, ``id``, is also output only (and is the
+    key the user is found by, so it can never differ). Raises ``InvalidArgument`` naming every bad path.
     """
-    if not mask or current is not None or "*" in mask:
-        return _plan(mask, user, current, writable)
+    if not mask or "*" in mask:
+        return _plan(mask, user, writable)
     key = tuple(mask)
     found = _PLANS.get(key)
     if found is None:
-        found = _plan(mask, user, current, writable)  # raises for a bad mask: those are not kept
+        found = _plan(mask, user, writable)  # raises for a bad mask: those are not kept
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
         _PLANS[key] = found
     return found
 
 
-def _plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | None,
-          writable: frozenset[str]) -> Plan:
+def _plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str]) -> Plan:
     if len(mask) > MAX_PATHS:
         raise InvalidArgument([Violation("update_mask", f"at most {MAX_PATHS} paths, got {len(mask)}")])
     if "*" in mask:
@@ -112,12 +111,7 @@ def _plan(mask: Sequence[str], user: user_pb2.User, current: user_pb2.User | Non
         if isinstance(result, Violation):
             violations.append(result)
             continue
-        top = _top(result)
-        if top in schema.IMMUTABLE and current is not None:
-            if getattr(user, top) and getattr(user, top) != getattr(current, top):
-                violations.append(Violation(top, "immutable: it cannot be changed"))
-            continue
-        if top in schema.IGNORED_IN_MASK:
+        if _top(result) in schema.IGNORED_IN_MASK:
             continue
         paths.add(result)
     if violations:
