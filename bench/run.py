@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -28,6 +27,7 @@ from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from bench import dataset
 from bench.load import Result, grpc_body, h2load, wrk_patch
+from service import processes
 from service.passwords import make_context
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,13 +56,7 @@ def process(args: list[str], log: Path, ready: str, timeout: float = 60.0) -> It
                 time.sleep(0.05)
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            processes.stop(proc, 15)
 
 
 def serve(db: Path, grpc_port: int, http_port: int | None, log: Path) -> contextmanager:  # type: ignore[type-arg]

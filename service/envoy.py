@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from service import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "envoy.yaml"
@@ -102,12 +103,6 @@ class Envoy:
         raise RuntimeError(f"envoy did not listen on {self.http_port} within {timeout}s")
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, timeout)
         self._log.close()
         self._dir.cleanup()

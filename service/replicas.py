@@ -16,11 +16,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO
 
+from service import processes
 from service.envoy import Envoy
 from service.postgres import is_postgres_url
 
@@ -128,13 +128,4 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
 
 def _stop_all(group: list[Replica], timeout: float) -> None:
     """SIGTERM every child at once (each drains its calls), then wait; SIGKILL what is left at the deadline."""
-    running = [r.process for r in group if r.process is not None and r.process.poll() is None]
-    for process in running:
-        process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for process in running:
-        try:
-            process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    processes.stop_all([r.process for r in group if r.process is not None], timeout)

@@ -23,6 +23,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
+from service import processes
 from service.auth import new_key
 from service.store import Store
 
@@ -159,13 +160,7 @@ class Service:
         raise RuntimeError("serve did not start in time:\n" + self.log_path.read_text())
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process, timeout, sig)
         self.channel.close()
         self._log.close()
         self.store.close()

@@ -68,4 +68,4 @@ def test_apply_resets_verification_when_the_contact_changes() -> None:
 def test_every_immutable_field_is_output_only_so_masks_may_ignore_it() -> None:
     # plan() drops IMMUTABLE paths with the output-only ones; a new IMMUTABLE field that clients may set
     # on create would need the "a change is INVALID_ARGUMENT" rule in the write instead.
-    assert schema.IMMUTABLE == {"id"} and schema.IMMUTABLE <= schema.OUTPUT_ONLY
+    assert {"id"} == schema.IMMUTABLE and schema.IMMUTABLE <= schema.OUTPUT_ONLY

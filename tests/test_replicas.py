@@ -7,7 +7,6 @@ always runs); in the SQLite pass they are deselected, and the refusal of replica
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2_grpc
 from userservice.v1 import user_service_pb2 as api
 
+from service import processes
 from tests.support import BIN, ROOT, free_port, fresh_postgres, rpc_error, unique
 
 needs_postgres = pytest.mark.postgres_only
@@ -72,15 +72,9 @@ class Replicas:
     def stop(self, timeout: float = 30.0) -> int:
         for channel in [*getattr(self, "channels", []), *([self.envoy_channel] if hasattr(self, "envoy") else [])]:
             channel.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = processes.stop(self.process, timeout)
         self._log.close()
-        return self.process.returncode
+        return code
 
 
 @pytest.fixture(scope="module")
