@@ -6,6 +6,7 @@ Each method parses, authorizes, calls the store and converts. Mask rules live in
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -312,11 +313,11 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         verdict = await self.hasher.verify(request.password, stored)
         if user is None:
             raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
+        if verdict.ok and user.state == User.LOCKED:  # the right password, but no login: nothing recorded
+            raise PermissionDenied("the user is locked", reason="USER_LOCKED")
         user = self.store.record_login(who.tenant_id, user.id, verdict.ok, verdict.rehash if verdict.ok else None)
         if not verdict.ok:
             raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
-        if user.state == User.LOCKED:
-            raise PermissionDenied("the user is locked", reason="USER_LOCKED")
         await send_etag(context, user)
         return user_service_pb2.VerifyPasswordResponse(user=user)
 
@@ -337,6 +338,4 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
 
 def _loads_list(text: str) -> Sequence[str]:
-    import json
-
     return [str(p) for p in json.loads(text)]

@@ -152,6 +152,8 @@ def test_verify_password_by_email_and_locked_or_deleted_users(service: Service, 
     locked = service.error("VerifyPassword", api.VerifyPasswordRequest(email=email, password="Original-pass-1"),
                            admin_key)
     assert locked.code == grpc.StatusCode.PERMISSION_DENIED and locked.reason == "USER_LOCKED"
+    after = service.call("GetUser", api.GetUserRequest(id=me.id), admin_key)
+    assert after.last_login_time == ok.user.last_login_time, "a refused login is not recorded as one"
     service.call("DeleteUser", api.DeleteUserRequest(id=me.id), admin_key)
     deleted = service.error("VerifyPassword", api.VerifyPasswordRequest(email=email, password="Original-pass-1"),
                             admin_key)
