@@ -147,11 +147,20 @@ class RequestRow(BaseModel):
 
     class Meta:
         table_name = "requests"
-        indexes = ((("tenant_id", "request_id"), True),)
+        indexes = ((("tenant_id", "request_id"), True), (("create_time",), False))
 
 
 def _migration_1(db: pw.Database) -> None:
     db.create_tables([Tenant, ApiKey, UserRow, UserChangeRow, RequestRow])
+
+
+def _migration_2(db: Any) -> None:
+    """Request ids expire (``REQUEST_ID_TTL_MICROS``): index their age, so expired ones are found fast.
+
+    ``IF NOT EXISTS``: a database created after this migration was written already has the index
+    (migration 1 creates the tables from today's models).
+    """
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "requests_create_time" ON "requests" ("create_time")')
 
 
 MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
@@ -159,7 +168,11 @@ MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
 #: Write transactions rolled back by a serialization failure or deadlock run again, at most this often.
 WRITE_ATTEMPTS = 8
 #: Versioned migrations, applied in order at start, each in its own transaction. Append only.
-MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1, _migration_2]
+#: How long a request id is remembered (AIP-155 asks for "a reasonable time"): a day.
+REQUEST_ID_TTL_MICROS = 24 * 3600 * 1_000_000
+#: Expired request ids are deleted once every this many remembered ones.
+REQUEST_ID_SWEEP_EVERY = 1000
 
 # The public columns of ``users``, in the order every SELECT returns them.
 STRING_FIELDS = ("email", "phone_number", "display_name", "given_name", "family_name", "middle_name",
@@ -371,6 +384,7 @@ class Store:
         proxy.initialize(self.db)
         self._cache: dict[Any, str] = {}
         self._checkpointer: Checkpointer | None = None
+        self._remembered = 0
         with self._guard():  # a database that is down: UNAVAILABLE, not a driver traceback
             self.db.connect(reuse_if_open=True)
         self.migrate()
@@ -579,10 +593,14 @@ class Store:
         if not request_id:
             return None
         sql = self._sql("replay", lambda: RequestRow.select(
-            RequestRow.method, RequestRow.response, RequestRow.user_id).where(
+            RequestRow.method, RequestRow.response, RequestRow.user_id, RequestRow.create_time).where(
             (RequestRow.tenant_id == 0) & (RequestRow.request_id == "")))
         row = self._one(sql, (tenant_id, request_id))
         if row is None:
+            return None
+        if row[3] < now_micros() - REQUEST_ID_TTL_MICROS:  # expired: this id starts afresh
+            RequestRow.delete().where((RequestRow.tenant_id == tenant_id)
+                                      & (RequestRow.request_id == request_id)).execute(self.db)
             return None
         if row[0] != method:
             raise InvalidArgument([Violation("request_id", f"already used by {row[0]}")])
@@ -595,6 +613,9 @@ class Store:
             sql = self._sql("remember", lambda: RequestRow.insert(
                 tenant_id=0, request_id="", method="", user_id="", response=b"", create_time=0))
             self.db.execute_sql(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now))
+            self._remembered += 1
+            if self._remembered % REQUEST_ID_SWEEP_EVERY == 0:
+                RequestRow.delete().where(RequestRow.create_time < now - REQUEST_ID_TTL_MICROS).execute(self.db)
 
     def _audit(self, tenant_id: int, user_id: str, key_id: str, method: str, paths: Sequence[str],
                old: User, new: User, now: int) -> None:
