@@ -7,8 +7,11 @@ always runs); in the SQLite pass they are deselected, and the refusal of replica
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -298,3 +301,27 @@ def test_serialization_failures_are_retried_and_never_lose_or_half_write(
     assert dict(final.attributes) == {f"k{i}": str(n) for i, n in last_ok.items()}
     assert len(changes.changes) == 1 + clients * rounds - len(refusals)
     assert events.count("retry") > 0
+
+
+@needs_postgres
+def test_a_replica_that_dies_is_restarted_on_its_port(tmp_path: Path) -> None:
+    with fresh_postgres("userservice_restart") as url:
+        group = Replicas(tmp_path, url)
+        try:
+            children = subprocess.run(["pgrep", "-P", str(group.process.pid), "-f", "service.cli serve"],
+                                      capture_output=True, text=True).stdout.split()
+            assert len(children) == 2, children
+            os.kill(int(children[0]), signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while "replica_restart" not in group.log_path.read_text():
+                assert time.monotonic() < deadline, "no restart logged"
+                time.sleep(0.1)
+            for port in group.ports:  # both ports answer again: the dead one was restarted on its own port
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                    grpc.channel_ready_future(channel).result(timeout=30)
+                    stub = user_service_pb2_grpc.UserServiceStub(channel)
+                    assert stub.ListUsers(api.ListUsersRequest(), metadata=group.md(), timeout=10) is not None
+            for _ in range(6):  # and Envoy reaches both
+                group.envoy.ListUsers(api.ListUsersRequest(), metadata=group.md(), timeout=10)
+        finally:
+            group.stop()
