@@ -254,15 +254,16 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
     async def DeleteUser(self, request: user_service_pb2.DeleteUserRequest,
                          context: Context) -> User:
-        user = self.set_state(principal(), request.request_id, request.id,
-                              request.etag or metadata_value(context, "if-match"), "DeleteUser", User.DELETED)
-        await send_etag(context, user)
-        return user
+        return await self._change_state(request, context, "DeleteUser", User.DELETED)
 
     async def UndeleteUser(self, request: user_service_pb2.UndeleteUserRequest,
                            context: Context) -> User:
+        return await self._change_state(request, context, "UndeleteUser", User.ACTIVE)
+
+    async def _change_state(self, request: user_service_pb2.DeleteUserRequest | user_service_pb2.UndeleteUserRequest,
+                            context: Context, method: str, want: int) -> User:
         user = self.set_state(principal(), request.request_id, request.id,
-                              request.etag or metadata_value(context, "if-match"), "UndeleteUser", User.ACTIVE)
+                              request.etag or metadata_value(context, "if-match"), method, want)
         await send_etag(context, user)
         return user
 
