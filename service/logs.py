@@ -8,7 +8,8 @@ import os
 import sys
 import time
 
-FIELDS = ("method", "code", "latency_ms", "key_id", "tenant", "event", "port", "pid", "error")
+#: The ``extra`` names a record may carry (the per-call access line is written by ``access`` instead).
+FIELDS = ("method", "code", "event", "port", "error")
 
 
 class JsonFormatter(logging.Formatter):

@@ -32,15 +32,11 @@ def _names(behavior: int) -> frozenset[str]:
 
 OUTPUT_ONLY: frozenset[str] = _names(field_behavior_pb2.OUTPUT_ONLY)
 IMMUTABLE: frozenset[str] = _names(field_behavior_pb2.IMMUTABLE)
-REQUIRED: frozenset[str] = _names(field_behavior_pb2.REQUIRED)
-INPUT_ONLY: frozenset[str] = _names(field_behavior_pb2.INPUT_ONLY)
+#: Fields a ``user`` key may write on its own user; every other mutable field is admin only (a field
+#: marked FIELD_ACCESS_ADMIN_ONLY, or with no ``field_access`` option at all).
 SELF_SERVICE: frozenset[str] = frozenset(
     f.name for f in USER.fields if _access(f) == field_access_pb2.FIELD_ACCESS_SELF_SERVICE
 )
-#: Fields only an admin key may write (a field with no ``field_access`` option counts as admin only).
-ADMIN_ONLY: frozenset[str] = frozenset(
-    f.name for f in USER.fields if f.name not in SELF_SERVICE and f.name not in OUTPUT_ONLY
-) - {"etag"}
 #: Fields an update can write: neither output only nor the concurrency token.
 MUTABLE: frozenset[str] = frozenset(f.name for f in USER.fields) - OUTPUT_ONLY - {"etag"}
 #: Fields whose value in an update never changes anything: ignored in masks (AIP-134).

@@ -548,8 +548,10 @@ class Store:
     def get_user(self, tenant_id: int, user_id: str) -> User:
         return row_to_user(self._fetch(tenant_id, user_id))
 
-    def password_hash(self, tenant_id: int, user_id: str) -> str | None:
-        return self._fetch(tenant_id, user_id)[_INDEX["password_hash"]]  # type: ignore[no-any-return]
+    def get_user_and_hash(self, tenant_id: int, user_id: str) -> tuple[User, str | None]:
+        """The user and its stored password hash, from one read."""
+        row = self._fetch(tenant_id, user_id)
+        return row_to_user(row), row[_INDEX["password_hash"]]
 
     def find_login(self, tenant_id: int, *, username: str = "", email: str = "") -> tuple[User, str | None] | None:
         by, value = ("username_canon", canonical(username)) if username else ("email_canon", canonical(email))
@@ -667,8 +669,7 @@ class Store:
             created.etag = new_etag()
             values: dict[str, Any] = {"id": created.id, "tenant_id": tenant_id, "password_hash": password_hash,
                                       "create_time": now, "update_time": now, "etag": created.etag}
-            for name in ("username", *STRING_FIELDS, *BOOL_FIELDS, "address", "attributes", "roles",
-                         "state", "auth_type"):
+            for name in STORED_FIELDS:
                 values.update(field_columns(created, name))
             UserRow.insert(**values).execute(self.db)
             self._audit(tenant_id, created.id, key_id, "CreateUser", sorted(n for n in values if n in
@@ -713,7 +714,8 @@ class Store:
             new = as_stored(change.user)
             new.ClearField("password")
             # The masked fields, and the flags a changed contact resets, that differ from the row read.
-            touched = {p.split(".", 1)[0] for p in change.paths} | CONTACT_FLAGS
+            tops = {p.split(".", 1)[0] for p in change.paths}
+            touched = tops | CONTACT_FLAGS
             changed = [name for name in STORED_FIELDS if name in touched and not same_value(current, new, name)]
             values: dict[str, Any] = {}
             for name in changed:
@@ -729,7 +731,6 @@ class Store:
                 sql = self._sql(("update", columns), lambda: UserRow.update(
                     {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
                 self.db.execute_sql(sql, (*(values[c] for c in columns), row[0]))
-            tops = {p.split(".", 1)[0] for p in change.paths}
             written = [p for p in change.paths if p.split(".", 1)[0] in changed or (p == "password"
                        and change.password_hash is not None)] + [n for n in changed if n not in tops]
             self._audit(tenant_id, user_id, key_id, method, written, current, new, now)

@@ -271,7 +271,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
                              context: Context) -> User:
         who = principal()
         check_request_id(request.request_id)
-        current = self.store.get_user(who.tenant_id, request.id)
+        current, stored_hash = self.store.get_user_and_hash(who.tenant_id, request.id)
         if who.role == "reader":
             raise PermissionDenied("a reader key cannot write")
         require_user_access(who, request.id, write=True)
@@ -280,8 +280,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
                        for v in validate_password(request.new_password, current.username)]
         if violations:
             raise InvalidArgument(violations)
-        verdict = await self.hasher.verify(request.current_password,
-                                           self.store.password_hash(who.tenant_id, request.id))
+        verdict = await self.hasher.verify(request.current_password, stored_hash)
         if not verdict.ok:
             raise InvalidArgument([Violation("current_password", "does not match")], reason="WRONG_PASSWORD")
         hashed = await self.hasher.hash(request.new_password)
