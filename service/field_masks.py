@@ -26,10 +26,30 @@ _ADDRESS_FIELDS = frozenset(f.name for f in schema.ADDRESS.fields)
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The paths an update applies, canonical and sorted, and the top-level fields they touch."""
+    """The paths an update applies, canonical and sorted, and the top-level fields they touch.
+
+    ``scalars`` are the top-level singular scalar fields among them (with whether they have
+    presence), which ``apply`` copies itself; ``merged`` are the other top-level paths, which
+    go through protobuf's ``FieldMask.MergeMessage``.
+    """
 
     paths: tuple[str, ...]
     fields: frozenset[str]
+    scalars: tuple[tuple[str, bool], ...] = ()
+    merged: tuple[str, ...] = ()
+
+
+def _make_plan(paths: tuple[str, ...]) -> Plan:
+    scalars, merged = [], []
+    for path in paths:
+        if "." in path:
+            continue
+        field = schema.USER.fields_by_name[path]
+        if field.is_repeated or field.cpp_type == field.CPPTYPE_MESSAGE:
+            merged.append(path)
+        else:
+            scalars.append((path, field.has_presence))
+    return Plan(paths, frozenset(_top(p) for p in paths), tuple(scalars), tuple(merged))
 
 
 def _top(path: str) -> str:
@@ -120,7 +140,7 @@ def _plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str]) ->
     canonical.CanonicalFormFromMask(field_mask_pb2.FieldMask(paths=sorted(paths)))
     # CanonicalFormFromMask drops "attributes.x" under "attributes" and "address.x" under "address".
     final = tuple(canonical.paths)
-    return Plan(final, frozenset(_top(p) for p in final))
+    return _make_plan(final)
 
 
 def apply(current: user_pb2.User, user: user_pb2.User, plan: Plan) -> user_pb2.User:
@@ -132,9 +152,14 @@ def apply(current: user_pb2.User, user: user_pb2.User, plan: Plan) -> user_pb2.U
     """
     result = user_pb2.User()
     result.CopyFrom(current)
-    top_level = [p for p in plan.paths if "." not in p]
-    if top_level:
-        field_mask_pb2.FieldMask(paths=top_level).MergeMessage(
+    # What MergeMessage does for a singular scalar: copy it, or clear it when it has presence and is unset.
+    for name, has_presence in plan.scalars:
+        if not has_presence or user.HasField(name):
+            setattr(result, name, getattr(user, name))
+        else:
+            result.ClearField(name)
+    if plan.merged:
+        field_mask_pb2.FieldMask(paths=plan.merged).MergeMessage(
             user, result, replace_message_field=True, replace_repeated_field=True
         )
     for path in plan.paths:

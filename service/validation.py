@@ -94,9 +94,10 @@ def validate_user(user: user_pb2.User) -> list[Violation]:
         out.append(Violation("zoneinfo", "not an IANA time zone such as Europe/Paris"))
     if user.locale and not BCP47.fullmatch(user.locale):
         out.append(Violation("locale", "not a BCP 47 language tag such as en-US"))
-    for name, limit in ADDRESS_LIMITS.items():
-        if len(getattr(user.address, name)) > limit:
-            out.append(Violation(f"address.{name}", f"at most {limit} characters"))
+    if user.HasField("address"):
+        for name, limit in ADDRESS_LIMITS.items():
+            if len(getattr(user.address, name)) > limit:
+                out.append(Violation(f"address.{name}", f"at most {limit} characters"))
     if len(user.attributes) > MAX_ATTRIBUTES:
         out.append(Violation("attributes", f"at most {MAX_ATTRIBUTES} keys"))
     for key, value in sorted(user.attributes.items()):

@@ -69,3 +69,30 @@ def test_every_immutable_field_is_output_only_so_masks_may_ignore_it() -> None:
     # plan() drops IMMUTABLE paths with the output-only ones; a new IMMUTABLE field that clients may set
     # on create would need the "a change is INVALID_ARGUMENT" rule in the write instead.
     assert {"id"} == schema.IMMUTABLE and schema.IMMUTABLE <= schema.OUTPUT_ONLY
+
+
+
+def _scalar_fields() -> list[str]:
+    return [f.name for f in User.DESCRIPTOR.fields
+            if not f.is_repeated and f.cpp_type != f.CPPTYPE_MESSAGE and f.name in schema.MUTABLE]
+
+
+@pytest.mark.parametrize("name", _scalar_fields())
+@pytest.mark.parametrize("source", ["set", "default", "unset"])
+def test_apply_copies_scalars_exactly_as_protobufs_merge_message(name: str, source: str) -> None:
+    """``apply`` copies singular scalars itself (the hot path): the result must be the one it gives when
+    every path goes through protobuf's FieldMask.MergeMessage."""
+    field = User.DESCRIPTOR.fields_by_name[name]
+    current = User(id="usr_x", username="alice", display_name="Alice", email="a@example.com", email_verified=True,
+                   phone_number="+15552323353", phone_verified=True, state=User.LOCKED, auth_type=User.PASSWORD,
+                   require_password_change=True, nickname="al")
+    request = User(id="usr_x")
+    if source != "unset":
+        value: object = {field.TYPE_STRING: "value", field.TYPE_BOOL: True, field.TYPE_ENUM: 2}[field.type]
+        setattr(request, name, type(value)() if source == "default" else value)
+    plan = field_masks.plan([name, "roles"], request)
+    assert plan.scalars == ((name, field.has_presence),) and plan.merged == ("roles",)
+    through_merge = field_masks.Plan(plan.paths, plan.fields, (), (name, "roles"))
+    assert field_masks.apply(current, request, plan) == field_masks.apply(current, request, through_merge)
+    if source == "set":
+        assert getattr(field_masks.apply(current, request, plan), name) == getattr(request, name)
