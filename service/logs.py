@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import os
 import sys
 import time
+from typing import Any
 
 #: The ``extra`` names a record may carry (the per-call access line is written by ``access`` instead).
 FIELDS = ("method", "code", "event", "port", "error")
@@ -38,18 +41,39 @@ def access(method: str, code: str, latency_ms: float, key_id: str | None) -> Non
     """One access line per call, formatted directly: it runs on every call, so no LogRecord.
 
     Every value is ASCII from a closed set (method and code names, hex key ids), so no escaping.
+    Lines of calls that finish in one turn of the event loop are written together at the end of
+    that turn (one ``write`` instead of one per call; ``flush_access`` also runs at exit).
     """
     if not _ACCESS_ON:
         return
     now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    second = int(now)
+    if second != _STAMP[0]:
+        _STAMP[0], _STAMP[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
     key = f'"{key_id}"' if key_id else "null"
-    sys.stderr.write(f'{{"time": "{stamp}", "level": "info", "msg": "call", "pid": {_PID}, "method": "{method}", '
-                     f'"status": "{code}", "latency_ms": {latency_ms:.3f}, "key_id": {key}}}\n')
+    line = (f'{{"time": "{_STAMP[1]}.{int(now % 1 * 1000):03d}Z", "level": "info", "msg": "call", "pid": {_PID}, '
+            f'"method": "{method}", "status": "{code}", "latency_ms": {latency_ms:.3f}, "key_id": {key}}}\n')
+    if not _PENDING:
+        try:
+            asyncio.get_running_loop().call_soon(flush_access)
+        except RuntimeError:  # no event loop: write it now
+            sys.stderr.write(line)
+            return
+    _PENDING.append(line)
 
 
+def flush_access() -> None:
+    if _PENDING:
+        lines = "".join(_PENDING)
+        _PENDING.clear()
+        sys.stderr.write(lines)
+
+
+_PENDING: list[str] = []
+_STAMP: list[Any] = [0, ""]
 _ACCESS_ON = False
 _PID = os.getpid()
+atexit.register(flush_access)
 
 
 def setup(level: int = logging.INFO) -> None:
