@@ -1,0 +1,109 @@
+"""Where UpdateUser's time goes under load: the service with one part removed at a time, against the floor.
+
+    .venv/bin/python -m bench.decompose [--rounds 5] [--requests 10000] [VARIANT ...]
+
+A VARIANT is ``-`` (the service as shipped) or parts joined by ``+`` (``etag``, ``audit``, ``log``,
+``store``, ``interceptor``; see ``bench.variant_server``). Every variant runs as its own server on its own
+copy of the 10,000-user database, without Envoy; each round measures the floor, then each variant, with
+h2load at 16 streams (as ``make bench``). For each it reads the server's CPU time from /proc: the whole
+process, and its main thread, which runs the event loop and every line of Python, and so bounds the
+throughput. It prints per-round figures and, at the end, the medians. Figures move a lot between rounds on
+a shared machine: compare medians of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench import dataset
+from bench.run import RESULTS, free_port, measured_update, process
+from service.passwords import make_context
+
+TICK = os.sysconf("SC_CLK_TCK")
+DEFAULT = ["-", "etag", "audit", "log", "store", "store+etag", "store+interceptor", "store+interceptor+etag"]
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of every thread of ``pid``."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        out[tid] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("variants", nargs="*", default=DEFAULT)
+    args = parser.parse_args(argv)
+    run_dir = RESULTS / time.strftime("decompose-%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True)
+    n, width = 10_000, dataset.digits(10_000)
+    template = run_dir / "template.db"
+    dataset.build(template, n, make_context().hash(dataset.PASSWORD))
+    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+
+    def measure(name: str, pid: int, port: int, key: str | None, db: Path | None) -> float:
+        before = cpu_seconds(pid)
+        result = measured_update(name, port, key, db, width, 16, args.requests)
+        after = cpu_seconds(pid)
+        total = sum(after.values()) - sum(before.get(t, 0.0) for t in after)
+        main_thread = after[str(pid)] - before[str(pid)]
+        row = rows[name]
+        row["rps"].append(result.rps)
+        row["cpu_us"].append(total * 1e6 / args.requests)
+        row["main_us"].append(main_thread * 1e6 / args.requests)
+        print(f"  {name:26} {result.rps:7.0f} req/s  p99 {result.p99_ms:5.1f} ms  CPU/call {row['cpu_us'][-1]:4.0f}"
+              f" us  main thread {row['main_us'][-1]:4.0f} us  {result.note}", flush=True)
+        return result.rps
+
+    with ExitStack() as stack:
+        floor_port = free_port()
+        floor = stack.enter_context(process([sys.executable, "-m", "bench.noop_server", "--port", str(floor_port)],
+                                            run_dir / "noop.log", "ready"))
+        servers = []
+        for variant in args.variants:
+            label = "service" if variant == "-" else "without " + variant
+            db = run_dir / f"{label.replace(' ', '-').replace('+', '-')}.db"
+            shutil.copy(template, db)
+            key = dataset.admin_key(db)
+            port = free_port()
+            env_remove = "" if variant == "-" else variant.replace("+", ",")
+            os.environ["BENCH_REMOVE"] = env_remove
+            proc = stack.enter_context(process(
+                [sys.executable, "-m", "bench.variant_server", "serve", "--database", f"sqlite:///{db}",
+                 "--grpc-port", str(port), "--no-envoy", "--grace", "1"],
+                db.with_suffix(".log"), "userservice: gRPC on"))
+            # Without the store nothing is written, so there are no audit rows to check grpc-status against.
+            servers.append((label, proc.pid, port, key, None if "store" in variant or "audit" in variant else db))
+        os.environ.pop("BENCH_REMOVE", None)
+        measured_update("warm-up", floor_port, None, None, width, 16, 2000)
+        for _label, _, port, key, db in servers:
+            measured_update("warm-up", port, key, db, width, 16, 2000)
+        for i in range(args.rounds):
+            print(f"round {i + 1}/{args.rounds}", flush=True)
+            floor_rps = measure("floor (no-op)", floor.pid, floor_port, None, None)
+            for label, pid, port, key, db in servers:
+                rows[label]["ratio"].append(measure(label, pid, port, key, db) / floor_rps)
+    print("\n| server (16 streams) | req/s | main thread us/call | process CPU us/call | / floor |")
+    print("|---|---:|---:|---:|---:|")
+    for label, row in rows.items():
+        ratio = f"{statistics.median(row['ratio']):.2f}" if row["ratio"] else "1"
+        print(f"| {label} | {statistics.median(row['rps']):,.0f} | {statistics.median(row['main_us']):.0f} | "
+              f"{statistics.median(row['cpu_us']):.0f} | {ratio} |")
+    print(f"\nmedians of {args.rounds} rounds, {args.requests} calls each; results in {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
