@@ -9,6 +9,7 @@ canonical username, e-mail and external id decide every race.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -578,6 +579,8 @@ class Store:
         sql = self._cache.get(key)
         if sql is None:
             sql = self.db.get_sql_context().sql(build()).query()[0]  # in this database's dialect
+            if len(self._cache) >= 4096:  # one UPDATE per set of changed columns: keep it bounded
+                self._cache.clear()
             self._cache[key] = sql
         return sql
 
@@ -807,7 +810,7 @@ class Store:
                 new.update_time.FromMicroseconds(now)
                 values["etag"], values["update_time"] = new.etag, now
                 # Peewee writes SET clauses in the model's field order: bind the values in that order.
-                columns = tuple(c for c in UserRow._meta.sorted_field_names if c in values)
+                columns = _update_columns(frozenset(values))
                 sql = self._sql(("update", columns), lambda: UserRow.update(
                     {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
                 self._exec(sql, (*(values[c] for c in columns), row[0]))
@@ -834,6 +837,12 @@ class Store:
                 values["password_hash"] = new_hash
             UserRow.update(values).where((UserRow.tenant_id == tenant_id) & (UserRow.id == user_id)).execute(self.db)
             return row_to_user(self._fetch(tenant_id, user_id))
+
+
+@functools.lru_cache(maxsize=4096)
+def _update_columns(names: frozenset[str]) -> tuple[str, ...]:
+    """``names`` in the model's field order, the order in which Peewee writes SET clauses."""
+    return tuple(c for c in UserRow._meta.sorted_field_names if c in names)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
