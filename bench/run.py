@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"building {n} users ... {dataset.build(small, n, password_hash):.1f}s", flush=True)
     key = dataset.admin_key(small)
     results: dict[str, Result] = {}
+    start_cpu = cpu_times()
 
     def show(r: Result) -> None:
         results[r.name] = r
@@ -230,8 +231,17 @@ def main(argv: list[str] | None = None) -> int:
                 check_grpc(port, k, w)
                 measured_update(f"warm-up {label}", port, k, db, w, 16, 2000)
                 show(measured_update(f"UpdateUser 16 streams, {label} users", port, k, db, w, 16, args.requests))
+    steal, total = (b - a for a, b in zip(start_cpu, cpu_times(), strict=True))
+    print(f"\nCPU steal during the run: {100 * steal / max(total, 1):.1f}% of the machine's CPU time "
+          "(time the hypervisor gave to other guests; absolute figures drop with it, ratios much less)")
     report(results, run_dir)
     return 0
+
+
+def cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of the machine, from /proc/stat: how much CPU the hypervisor took away."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])
 
 
 def ratio(results: dict[str, Result], a: str, b: str) -> float | None:
