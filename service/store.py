@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import peewee as pw
 from google.protobuf import json_format
@@ -348,10 +348,7 @@ class _Transaction:
                 self.atomic = store.db.atomic()
                 self.atomic.__enter__()
         except DATABASE_ERRORS as exc:
-            mapped = store._translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            store._raise(exc)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         try:
@@ -367,14 +364,9 @@ class _Transaction:
             elif self.atomic is not None:
                 self.atomic.__exit__(kind, exc, tb)
         except DATABASE_ERRORS as failure:  # the commit or rollback failed: map what it says
-            mapped = self.store._translate(failure, self.unique)
-            if mapped is None:
-                raise
-            raise mapped from failure
-        if exc is not None and isinstance(exc, DATABASE_ERRORS):
-            mapped = self.store._translate(exc, self.unique)
-            if mapped is not None:
-                raise mapped from exc
+            self.store._raise(failure, self.unique)
+        if isinstance(exc, DATABASE_ERRORS):
+            self.store._raise(exc, self.unique)
 
 
 def _already_exists(exc: BaseException) -> BaseException | None:
@@ -510,10 +502,14 @@ class Store:
         try:
             yield
         except DATABASE_ERRORS as exc:
-            mapped = self._translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            self._raise(exc)
+
+    def _raise(self, exc: BaseException, unique: bool = False) -> NoReturn:
+        """Raise the caller's error for a database exception (``_translate``), or ``exc`` itself."""
+        mapped = self._translate(exc, unique)
+        if mapped is None:
+            raise exc
+        raise mapped from exc
 
     def _translate(self, exc: BaseException, unique: bool = False) -> BaseException | None:
         """The caller's error for a database exception, or None to let it through as it is.
