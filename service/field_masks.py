@@ -35,8 +35,8 @@ class Plan:
 
     paths: tuple[str, ...]
     fields: frozenset[str]
-    scalars: tuple[tuple[str, bool], ...] = ()
-    merged: tuple[str, ...] = ()
+    scalars: tuple[tuple[str, bool], ...]
+    merged: tuple[str, ...]
 
 
 def _make_plan(paths: tuple[str, ...]) -> Plan:
