@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import json
 import logging
 import os
 import sys
 import time
-from typing import Any
 
 #: The ``extra`` names a record may carry (the per-call access line is written by ``access`` instead).
 FIELDS = ("method", "code", "event", "port", "error")
@@ -18,8 +18,7 @@ FIELDS = ("method", "code", "event", "port", "error")
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
             "pid": record.process,  # replicas (serve --replicas N) share one stderr
@@ -47,12 +46,10 @@ def access(method: str, code: str, latency_ms: float, key_id: str | None) -> Non
     if not _ACCESS_ON:
         return
     now = time.time()
-    second = int(now)
-    if second != _STAMP[0]:
-        _STAMP[0], _STAMP[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
     key = f'"{key_id}"' if key_id else "null"
-    line = (f'{{"time": "{_STAMP[1]}.{int(now % 1 * 1000):03d}Z", "level": "info", "msg": "call", "pid": {_PID}, '
-            f'"method": "{method}", "status": "{code}", "latency_ms": {latency_ms:.3f}, "key_id": {key}}}\n')
+    line = (f'{{"time": "{_second(int(now))}.{int(now % 1 * 1000):03d}Z", "level": "info", "msg": "call", '
+            f'"pid": {_PID}, "method": "{method}", "status": "{code}", "latency_ms": {latency_ms:.3f}, '
+            f'"key_id": {key}}}\n')
     if not _PENDING:
         try:
             asyncio.get_running_loop().call_soon(flush_access)
@@ -69,8 +66,13 @@ def flush_access() -> None:
         sys.stderr.write(lines)
 
 
+@functools.lru_cache(maxsize=1)
+def _second(second: int) -> str:
+    """The UTC time of ``second``, formatted once per second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 _PENDING: list[str] = []
-_STAMP: list[Any] = [0, ""]
 _ACCESS_ON = False
 _PID = os.getpid()
 atexit.register(flush_access)
