@@ -68,6 +68,11 @@ class Edit:
         self.violations.append(Violation(field_name, description))
 
 
+def given(message: Message, name: str) -> Any:
+    """The value of an ``optional`` field the seed sent, or None when it left the field out."""
+    return getattr(message, name) if message.HasField(name) else None
+
+
 def metadata(context: Context) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 

@@ -16,7 +16,7 @@ from userservice.v1 import compat_pm_pb2 as pb
 from userservice.v1 import compat_pm_pb2_grpc as pb_grpc
 
 from service.compat import common
-from service.compat.common import Context, Edit, User
+from service.compat.common import Context, Edit, User, given
 from service.context import principal
 from service.errors import InvalidArgument, ServiceError, Violation
 from service.users import UserService, send_etag
@@ -49,12 +49,12 @@ def to_edit(request: pb.PmUpdateUserRequest, current: User) -> tuple[Edit, int |
         if request.HasField(name) and not getattr(request, name):
             edit.refuse(path, NOT_EMPTY)
         else:
-            edit.text(path, getattr(request, name) if request.HasField(name) else None)
+            edit.text(path, given(request, name))
     for name, path in (("first_name", "given_name"), ("last_name", "family_name"), ("phone", "phone_number")):
-        edit.text(path, getattr(request, name) if request.HasField(name) else None)
+        edit.text(path, given(request, name))
     for name, key in (("company", "company"), ("mobile", "mobile"),
                       ("default_role_template_id", "defaultRoleTemplateId")):
-        edit.attribute(key, getattr(request, name) if request.HasField(name) else None)
+        edit.attribute(key, given(request, name))
     if request.HasField("address"):
         address(edit, request.address)
     sso(edit, request, current)
@@ -85,16 +85,16 @@ def address(edit: Edit, value: struct_pb2.Struct) -> None:
 
 def sso(edit: Edit, request: pb.PmUpdateUserRequest, current: User) -> None:
     """``ssoId`` is ``external_id``; ``sso: false`` clears it, ``sso: true`` needs one."""
-    given = request.sso_id if request.HasField("sso_id") else None
+    sso_id = given(request, "sso_id")
     if request.HasField("sso") and not request.sso:
-        if given:
+        if sso_id:
             edit.refuse("sso", "false, but ssoId is given")
         edit.text("external_id", "")
         return
-    if request.HasField("sso") and request.sso and not (given or (given is None and current.external_id)):
+    if request.HasField("sso") and request.sso and not (sso_id or (sso_id is None and current.external_id)):
         edit.refuse("external_id", "required when sso is true")
         return
-    edit.text("external_id", given)
+    edit.text("external_id", sso_id)
 
 
 def to_reply(user: User) -> pb.PmUser:

@@ -14,7 +14,7 @@ from userservice.v1 import compat_rocketchat_pb2_grpc as pb_grpc
 
 from service.auth import Principal
 from service.compat import common
-from service.compat.common import Context, Edit, User
+from service.compat.common import Context, Edit, User, given
 from service.context import principal
 from service.errors import InvalidArgument, NotFound, ServiceError, Unauthenticated
 from service.field_masks import ATTRIBUTE_KEY
@@ -49,16 +49,15 @@ def check_user_id(users: UserService, who: Principal, headers: dict[str, str]) -
 
 def to_edit(data: pb.RocketChatUserData) -> Edit:
     edit = Edit()
-    edit.text("email", data.email if data.HasField("email") else None)
-    edit.text("display_name", data.name if data.HasField("name") else None)
-    edit.text("password", data.password if data.HasField("password") else None)
-    edit.text("username", data.username if data.HasField("username") else None)
+    edit.text("email", given(data, "email"))
+    edit.text("display_name", given(data, "name"))
+    edit.text("password", given(data, "password"))
+    edit.text("username", given(data, "username"))
     if data.HasField("active"):
         edit.paths.append("state")
         edit.user.state = User.ACTIVE if data.active else User.LOCKED
-    edit.flag("require_password_change",
-              data.require_password_change if data.HasField("require_password_change") else None)
-    edit.flag("email_verified", data.verified if data.HasField("verified") else None)
+    edit.flag("require_password_change", given(data, "require_password_change"))
+    edit.flag("email_verified", given(data, "verified"))
     if data.HasField("roles"):
         edit.paths.append("roles")
         for value in data.roles.values:
@@ -114,8 +113,8 @@ class RocketChatAdapter(pb_grpc.RocketChatCompatServiceServicer):
             check_user_id(self.users, who, common.metadata(context))
             if not request.user_id or not request.HasField("data"):
                 edit = Edit()
-                for name, given in (("id", request.user_id), ("data", request.HasField("data"))):
-                    if not given:
+                for name, present in (("id", request.user_id), ("data", request.HasField("data"))):
+                    if not present:
                         edit.refuse(name, "required")
                 raise InvalidArgument(edit.violations)
             edit = to_edit(request.data)

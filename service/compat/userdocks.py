@@ -13,7 +13,7 @@ from userservice.v1 import compat_userdocks_pb2_grpc as pb_grpc
 
 from service.auth import Authenticator, Principal
 from service.compat import common
-from service.compat.common import Context, Edit, User
+from service.compat.common import Context, Edit, User, given
 from service.errors import PermissionDenied, ServiceError, Unauthenticated
 from service.users import UserService
 
@@ -54,11 +54,11 @@ def to_edit(request: pb.UserdocksUpdateUserRequest) -> Edit:
     if user.HasField("id") and user.id != request.user_id:
         edit.refuse("id", "must be the userId of the path")
     for claim in CLAIMS:
-        edit.text(claim, getattr(user, claim) if user.HasField(claim) else None)
-    edit.text("display_name", user.name if user.HasField("name") else None)
-    edit.text("username", user.preferred_username if user.HasField("preferred_username") else None)
+        edit.text(claim, given(user, claim))
+    edit.text("display_name", given(user, "name"))
+    edit.text("username", given(user, "preferred_username"))
     for field_name, key in EXTRAS.items():
-        edit.attribute(key, getattr(user, field_name) if user.HasField(field_name) else None)
+        edit.attribute(key, given(user, field_name))
     if user.HasField("accepted_newsletter"):
         edit.attribute("acceptedNewsletter", common.json_text(user.accepted_newsletter))
     if user.HasField("freezed"):

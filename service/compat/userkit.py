@@ -18,6 +18,7 @@ from service.compat.common import (
     apply,
     authenticate,
     forbidden_paths,
+    given,
     http_reply,
     http_status,
     rename,
@@ -39,11 +40,11 @@ NULLABLE = ("name", "email", "verified_email", "verified_phone", "last_failed_lo
 
 def to_edit(request: pb.UserKitUpdateUserRequest) -> Edit:
     edit = Edit()
-    edit.text("display_name", request.name if request.HasField("name") else None)
-    edit.text("username", request.username if request.HasField("username") else None)
-    edit.text("email", request.email if request.HasField("email") else None)
-    edit.text("password", request.password if request.HasField("password") else None)
-    edit.text("phone_number", request.phone if request.HasField("phone") else None)
+    edit.text("display_name", given(request, "name"))
+    edit.text("username", given(request, "username"))
+    edit.text("email", given(request, "email"))
+    edit.text("password", given(request, "password"))
+    edit.text("phone_number", given(request, "phone"))
     if request.HasField("auth_type"):
         if request.auth_type in AUTH_TYPES:
             edit.paths.append("auth_type")
