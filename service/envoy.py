@@ -12,14 +12,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from service import processes
+from userservice.v1 import user_service_pb2
+
+from service import compat, processes
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "envoy.yaml"
 DESCRIPTOR = ROOT / "generated" / "userservice.pb"
-SERVICES = ("userservice.v1.UserService", "userservice.v1.UserKitCompatService",
-            "userservice.v1.UserdocksCompatService", "userservice.v1.RocketChatCompatService",
-            "userservice.v1.SyncanoCompatService", "userservice.v1.PmCompatService")
+#: The services Envoy transcodes: UserService and every seed adapter.
+SERVICES = (user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name, *compat.SERVICES)
 #: HTTP status of an Envoy local reply -> the gRPC code its JSON body names.
 LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8,
                      431: 8, 500: 13, 502: 14, 503: 14, 504: 4}

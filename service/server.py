@@ -20,9 +20,9 @@ import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from userservice.v1 import user_service_pb2, user_service_pb2_grpc
+from userservice.v1 import user_service_pb2_grpc
 
-from service import compat
+from service import compat, envoy
 from service.auth import Authenticator
 from service.envoy import Envoy
 from service.interceptors import CallInterceptor
@@ -32,12 +32,7 @@ from service.users import UserService
 
 log = logging.getLogger("userservice")
 MAX_MESSAGE_BYTES = 1 << 20
-SERVICE_NAMES = (
-    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
-    *compat.SERVICES,
-    health.SERVICE_NAME,
-    reflection.SERVICE_NAME,
-)
+SERVICE_NAMES = (*envoy.SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 
 @dataclass
