@@ -674,7 +674,7 @@ class Store:
 
     def list_changes(self, tenant_id: int, user_id: str, *, page_size: int, after_seq: int
                      ) -> tuple[list[UserChangeRow], int | None]:
-        self._fetch(tenant_id, user_id)
+        """One keyset page of the user's audit records (the caller has already found the user)."""
         with self._guard():
             rows = list(UserChangeRow.select().where(
                 (UserChangeRow.tenant_id == tenant_id) & (UserChangeRow.user_id == user_id)
