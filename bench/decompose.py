@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import dataset
-from bench.run import RESULTS, free_port, measured_update, process
+from bench.run import RESULTS, free_port, measured_update, process, serve
 from service.passwords import make_context
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -80,10 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             env_remove = "" if variant == "-" else variant.replace("+", ",")
             os.environ["BENCH_REMOVE"] = env_remove
-            proc = stack.enter_context(process(
-                [sys.executable, "-m", "bench.variant_server", "serve", "--database", f"sqlite:///{db}",
-                 "--grpc-port", str(port), "--no-envoy", "--grace", "1"],
-                db.with_suffix(".log"), "userservice: gRPC on"))
+            proc = stack.enter_context(serve(db, port, None, db.with_suffix(".log"),
+                                             command=[sys.executable, "-m", "bench.variant_server"]))
             # Without the store nothing is written, so there are no audit rows to check grpc-status against.
             servers.append((label, proc.pid, port, key, None if "store" in variant or "audit" in variant else db))
         os.environ.pop("BENCH_REMOVE", None)

@@ -59,9 +59,11 @@ def process(args: list[str], log: Path, ready: str, timeout: float = 60.0) -> It
             processes.stop(proc, 15)
 
 
-def serve(db: Path, grpc_port: int, http_port: int | None, log: Path) -> contextmanager:  # type: ignore[type-arg]
-    args = [str(BIN / "userservice"), "serve", "--database", f"sqlite:///{db}", "--grpc-port", str(grpc_port),
-            "--grace", "2"]
+def serve(db: Path, grpc_port: int, http_port: int | None, log: Path,
+          command: list[str] | None = None) -> contextmanager:  # type: ignore[type-arg]
+    """``userservice serve`` on ``db`` (or ``command`` with the same arguments, as bench.decompose's variants)."""
+    args = [*(command or [str(BIN / "userservice")]), "serve", "--database", f"sqlite:///{db}",
+            "--grpc-port", str(grpc_port), "--grace", "2"]
     args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]
     return process(args, log, "userservice: gRPC on")
 
