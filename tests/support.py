@@ -215,6 +215,10 @@ class Service:
         user = user_pb2.User(**fields)
         return self.call("CreateUser", user_service_pb2.CreateUserRequest(user=user), key)
 
+    def get_user(self, key: str, user_id: str) -> user_pb2.User:
+        """The user as the service reads it now (GetUser over gRPC, no adapter involved)."""
+        return self.call("GetUser", user_service_pb2.GetUserRequest(id=user_id), key)
+
     # ---- REST through Envoy -------------------------------------------------------------------
     def rest(self, method: str, path: str, body: Any = None, *, key: str | None = None,
              headers: dict[str, str] | None = None, raw: bytes | None = None, port: int | None = None) -> Reply:

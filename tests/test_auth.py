@@ -99,7 +99,7 @@ def test_user_key_is_refused_admin_only_fields_naming_them(service: Service, adm
     err = service.error("UpdateUser", request, mine)
     assert err.code == grpc.StatusCode.PERMISSION_DENIED
     assert err.metadata["paths"] == "email_verified,roles"
-    assert service.call("GetUser", api.GetUserRequest(id=me.id), admin_key).nickname == ""
+    assert service.get_user(admin_key, me.id).nickname == ""
 
 
 def test_user_key_cannot_set_its_password_through_update(service: Service, admin_key: str) -> None:
@@ -137,7 +137,7 @@ def test_verify_password_same_answer_for_unknown_user_and_wrong_password(service
                           admin_key)
     assert (unknown.code, unknown.reason, unknown.message) == (wrong.code, wrong.reason, wrong.message)
     assert wrong.code == grpc.StatusCode.UNAUTHENTICATED and wrong.reason == "INVALID_CREDENTIALS"
-    after = service.call("GetUser", api.GetUserRequest(id=me.id), admin_key)
+    after = service.get_user(admin_key, me.id)
     assert after.HasField("last_failed_login_time")
 
 
@@ -152,7 +152,7 @@ def test_verify_password_by_email_and_locked_or_deleted_users(service: Service, 
     locked = service.error("VerifyPassword", api.VerifyPasswordRequest(email=email, password="Original-pass-1"),
                            admin_key)
     assert locked.code == grpc.StatusCode.PERMISSION_DENIED and locked.reason == "USER_LOCKED"
-    after = service.call("GetUser", api.GetUserRequest(id=me.id), admin_key)
+    after = service.get_user(admin_key, me.id)
     assert after.last_login_time == ok.user.last_login_time, "a refused login is not recorded as one"
     service.call("DeleteUser", api.DeleteUserRequest(id=me.id), admin_key)
     deleted = service.error("VerifyPassword", api.VerifyPasswordRequest(email=email, password="Original-pass-1"),

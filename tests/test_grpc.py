@@ -91,7 +91,7 @@ def test_validate_only_checks_uniqueness_but_writes_nothing(service: Service, ad
     assert err.code == grpc.StatusCode.ALREADY_EXISTS
     would = update(service, admin_key, User(id=b.id, nickname="would"), "nickname", validate_only=True)
     assert would.nickname == "would"
-    assert service.call("GetUser", api.GetUserRequest(id=b.id), admin_key).etag == b.etag
+    assert service.get_user(admin_key, b.id).etag == b.etag
 
 
 def test_password_policy_violations_name_the_field(service: Service, admin_key: str) -> None:

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import grpc
-from userservice.v1 import user_service_pb2 as api
 
 from tests.support import Service, unique
 
@@ -52,7 +51,7 @@ def test_restart_keeps_data_and_logs_are_json_lines(tmp_path: Path) -> None:
     svc.stop()
     again = Service(tmp_path / "svc")
     try:
-        assert again.call("GetUser", api.GetUserRequest(id=made.id), key).nickname == "persisted"
+        assert again.get_user(key, made.id).nickname == "persisted"
     finally:
         again.stop()
     calls = []

@@ -28,7 +28,7 @@ def test_reads_are_not_queued_behind_password_hashes(service: Service, admin_key
     for t in writers:
         t.start()
     for _ in range(20):  # 12 hashes of ~40 ms queue on one thread; 20 reads must not wait for them all
-        service.call("GetUser", api.GetUserRequest(id=users[0].id), admin_key)
+        service.get_user(admin_key, users[0].id)
         with lock:
             done.append("read")
     for t in writers:

@@ -51,7 +51,7 @@ def test_lost_connection_is_unavailable_then_the_next_call_reconnects(pg_service
     lost = pg_service.error("UpdateUser", request, key)
     assert lost.code == grpc.StatusCode.UNAVAILABLE and lost.reason == "DATABASE_UNAVAILABLE"
     assert "psycopg" not in lost.message and "terminat" not in lost.message
-    assert pg_service.call("GetUser", api.GetUserRequest(id=made.id), key).username == made.username
+    assert pg_service.get_user(key, made.id).username == made.username
     assert pg_service.call("UpdateUser", request, key).username == name
 
 
@@ -72,7 +72,7 @@ def test_write_cut_off_before_commit_writes_nothing(pg_service: Service) -> None
         holder.rollback()
     holder.close()
     assert lost.code == grpc.StatusCode.UNAVAILABLE
-    after = pg_service.call("GetUser", api.GetUserRequest(id=made.id), key)
+    after = pg_service.get_user(key, made.id)
     assert after.display_name == "Kept" and not after.nickname and after.etag == made.etag
     changes = pg_service.call("ListUserChanges", api.ListUserChangesRequest(id=made.id), key)
     assert [c.method for c in changes.changes] == ["CreateUser"]

@@ -56,7 +56,7 @@ def test_user_key_may_not_write_an_admin_only_field_of_itself(service: Service, 
     err = service.error("UpdateUser", update(user.id, ["roles"], etag='"stale"', roles=["admin"]), key)
     assert err.code == grpc.StatusCode.PERMISSION_DENIED
     assert err.reason == "FIELD_NOT_WRITABLE" and err.metadata["paths"] == "roles"
-    assert service.call("GetUser", user_service_pb2.GetUserRequest(id=user.id), admin_key).roles == []
+    assert service.get_user(admin_key, user.id).roles == []
 
 
 def test_stale_etag_is_aborted_and_current_etag_updates(service: Service, admin_key: str, user) -> None:

@@ -1,17 +1,10 @@
-"""Shared by the seed tests: read the stored canonical user, and name fields of canonical errors."""
+"""Shared by the seed tests: the fields and reason named by a canonical error."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from userservice.v1 import user_pb2, user_service_pb2
-
-from tests.support import Reply, Service
-
-
-def stored(service: Service, admin_key: str, user_id: str) -> user_pb2.User:
-    """The canonical user as the database has it now (over gRPC, no adapter involved)."""
-    return service.call("GetUser", user_service_pb2.GetUserRequest(id=user_id), admin_key)  # type: ignore[no-any-return]
+from tests.support import Reply
 
 
 def violations(reply: Reply) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.compat.helpers import reason, stored, violations
+from tests.compat.helpers import reason, violations
 from tests.support import Service, unique
 
 
@@ -29,7 +29,7 @@ def test_every_documented_field(service: Service, admin_key: str, user: Any) -> 
         assert out[key] == body[key], key
     assert out["address"] == {"street_address": "12 St James's Square", "locality": "London", "country": "UK"}
     assert "password" not in out
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert (got.username, got.given_name, got.family_name, got.phone_number, got.external_id) == (
         name, "Ada", "Lovelace", "+442071234567", f"sso-{name}")
     assert got.state == user_pb2.User.ACTIVE and got.address.locality == "London"
@@ -43,14 +43,14 @@ def test_empty_first_and_last_name_clear_them(service: Service, admin_key: str, 
     put(service, admin_key, user.id, {"firstName": "A", "lastName": "B", "company": "C"})
     reply = put(service, admin_key, user.id, {"firstName": "", "lastName": ""})
     assert reply.status == 200 and "firstName" not in reply.json and reply.json["company"] == "C"
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert not got.given_name and not got.family_name and got.email == user.email
 
 
 def test_username_email_password_may_not_be_empty(service: Service, admin_key: str, user: Any) -> None:
     reply = put(service, admin_key, user.id, {"userName": "", "email": "", "password": ""})
     assert reply.status == 400 and sorted(violations(reply)) == ["email", "password", "userName"]
-    assert stored(service, admin_key, user.id).email == user.email
+    assert service.get_user(admin_key, user.id).email == user.email
 
 
 def test_username_charset(service: Service, admin_key: str, user: Any) -> None:
@@ -71,10 +71,10 @@ def test_password_rule(service: Service, admin_key: str, user: Any) -> None:
 
 def test_status_deleted_and_back(service: Service, admin_key: str, user: Any) -> None:
     locked = put(service, admin_key, user.id, {"status": "LOCKED"})
-    assert locked.status == 200 and stored(service, admin_key, user.id).state == user_pb2.User.LOCKED
+    assert locked.status == 200 and service.get_user(admin_key, user.id).state == user_pb2.User.LOCKED
     deleted = put(service, admin_key, user.id, {"status": "DELETED", "company": "Gone Inc"})
     assert deleted.status == 200 and deleted.json["status"] == "DELETED" and deleted.json["company"] == "Gone Inc"
-    assert stored(service, admin_key, user.id).state == user_pb2.User.DELETED
+    assert service.get_user(admin_key, user.id).state == user_pb2.User.DELETED
     back = put(service, admin_key, user.id, {"status": "ACTIVE", "firstName": "Back"})
     assert back.status == 200 and back.json["status"] == "ACTIVE" and back.json["firstName"] == "Back"
     refused = put(service, admin_key, user.id, {"status": "PAUSED"})
@@ -86,7 +86,7 @@ def test_sso_rules(service: Service, admin_key: str, user: Any) -> None:
     assert need.status == 400 and violations(need) == ["ssoId"]
     assert put(service, admin_key, user.id, {"sso": True, "ssoId": f"s-{user.id}"}).json["sso"] is True
     off = put(service, admin_key, user.id, {"sso": False})
-    assert off.status == 200 and off.json["sso"] is False and not stored(service, admin_key, user.id).external_id
+    assert off.status == 200 and off.json["sso"] is False and not service.get_user(admin_key, user.id).external_id
 
 
 def test_bad_address(service: Service, admin_key: str, user: Any) -> None:

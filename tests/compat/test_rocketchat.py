@@ -6,7 +6,7 @@ from typing import Any
 
 from userservice.v1 import user_pb2
 
-from tests.compat.helpers import reason, stored, violations
+from tests.compat.helpers import reason, violations
 from tests.support import Service, unique
 
 
@@ -26,16 +26,16 @@ def test_documented_example(service: Service, admin_key: str, user: Any) -> None
     assert "services" not in u and "password" not in u
     assert u["_id"] == user.id and u["name"] == "new name" and u["username"] == user.username
     assert u["emails"] == [{"address": "newemail@user.tld", "verified": False}] and u["active"] is True
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert got.display_name == "new name" and got.email == "newemail@user.tld"
     assert reply.headers["etag"] == got.etag
 
 
 def test_empty_data_returns_the_user_unchanged(service: Service, admin_key: str, user: Any) -> None:
-    before = stored(service, admin_key, user.id)
+    before = service.get_user(admin_key, user.id)
     reply = update(service, admin_key, user.id, {"userId": user.id, "data": {}})
     assert reply.status == 200 and reply.json["user"]["username"] == user.username
-    assert stored(service, admin_key, user.id).etag == before.etag
+    assert service.get_user(admin_key, user.id).etag == before.etag
 
 
 def test_active_roles_verified_require_password_change_custom_fields(service: Service, admin_key: str,
@@ -49,13 +49,13 @@ def test_active_roles_verified_require_password_change_custom_fields(service: Se
     assert u["active"] is False and u["roles"] == ["moderator", "user"] and u["requirePasswordChange"] is True
     assert u["emails"][0]["verified"] is True
     assert u["customFields"] == {"twitter": "@example", "age": "42", "vip": "true"}
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert got.state == user_pb2.User.LOCKED and got.email_verified and got.require_password_change
     assert dict(got.attributes) == {"twitter": "@example", "age": "42", "vip": "true"}
     again = update(service, admin_key, user.id, {"userId": user.id, "data": {"active": True,
                                                                            "customFields": {"age": None}}})
     assert again.json["user"]["active"] is True
-    assert dict(stored(service, admin_key, user.id).attributes) == {"twitter": "@example", "vip": "true"}
+    assert dict(service.get_user(admin_key, user.id).attributes) == {"twitter": "@example", "vip": "true"}
 
 
 def test_username_and_password(service: Service, admin_key: str, user: Any) -> None:
@@ -72,7 +72,7 @@ def test_bad_fields_are_named_as_data_fields(service: Service, admin_key: str, u
     assert reply.status == 400
     assert sorted(violations(reply)) == ["data.customFields.bad-key", "data.customFields.nested", "data.email",
                                          "data.roles", "data.username"]
-    assert stored(service, admin_key, user.id).email == user.email
+    assert service.get_user(admin_key, user.id).email == user.email
 
 
 def test_welcome_email_and_default_channels(service: Service, admin_key: str, user: Any) -> None:

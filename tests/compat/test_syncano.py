@@ -6,7 +6,6 @@ from typing import Any
 
 from userservice.v1 import user_service_pb2
 
-from tests.compat.helpers import stored
 from tests.support import Service, unique
 
 
@@ -25,7 +24,7 @@ def test_documented_put_with_trailing_slash(service: Service, admin_key: str, us
     assert out["links"]["self"] == f"/v1.1/instances/acme/users/{user.id}/"
     assert out["profile"]["owner"] == user.id and out["profile"]["updated_at"]
     assert "password" not in out and "user_key" not in out
-    assert stored(service, admin_key, user.id).username == name
+    assert service.get_user(admin_key, user.id).username == name
     ok = service.call("VerifyPassword", user_service_pb2.VerifyPasswordRequest(
         username=name, password="Roach-and-Plotka-1"), admin_key)
     assert ok.user.id == user.id
@@ -46,14 +45,14 @@ def test_put_needs_both_fields(service: Service, admin_key: str, user: Any) -> N
     blank = call(service, "PUT", "acme", user.id, {"username": "", "password": "Long-Enough-1"},
                  **{"X-API-KEY": admin_key})
     assert blank.status == 400 and blank.json == {"username": ["This field may not be blank."]}
-    assert stored(service, admin_key, user.id).username == user.username
+    assert service.get_user(admin_key, user.id).username == user.username
 
 
 def test_patch_is_partial(service: Service, admin_key: str, user: Any) -> None:
     name = unique("yen")
     reply = call(service, "PATCH", "acme", user.id, {"username": name}, **{"X-API-KEY": admin_key})
     assert reply.status == 200 and reply.json["username"] == name
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert got.username == name and got.email == user.email
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from userservice.v1 import user_pb2
 
-from tests.compat.helpers import stored
 from tests.support import Service, unique
 
 
@@ -41,7 +40,7 @@ def test_documented_claims_and_extras(service: Service, admin_key: str, user: An
     for k, v in body["user"].items():
         assert data[k] == v, k
     assert data["id"] == user.id and data["freezed"] is False and "password" not in data
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert (got.display_name, got.username, got.given_name, got.phone_number, got.zoneinfo) == (
         "Max Mustermann", name, "Max", "+4915112345678", "Europe/Berlin")
     assert dict(got.attributes) == {"language": "de", "salutation": "Mr", "salutationOther": "Sir",
@@ -53,7 +52,7 @@ def test_partial_update_keeps_the_rest_and_empty_clears(service: Service, admin_
     update(service, user.id, {"user": {"nickname": "nick", "language": "fr"}}, headers(admin_key))
     reply = update(service, user.id, {"user": {"nickname": "", "language": ""}}, headers(admin_key))
     assert reply.status == 200, reply.text
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert not got.nickname and "language" not in got.attributes and got.email == user.email
 
 
@@ -61,7 +60,7 @@ def test_example_fields_id_and_freezed(service: Service, admin_key: str, user: A
     reply = update(service, user.id, {"user": {"id": user.id, "freezed": True, "tenantId": True}},
                    headers(admin_key))
     assert reply.status == 200 and reply.json["data"]["freezed"] is True
-    assert stored(service, admin_key, user.id).state == user_pb2.User.LOCKED
+    assert service.get_user(admin_key, user.id).state == user_pb2.User.LOCKED
     wrong = update(service, user.id, {"user": {"id": "usr_other"}}, headers(admin_key))
     assert wrong.status == 400 and named(wrong) == ["user.id"]
 
@@ -69,7 +68,7 @@ def test_example_fields_id_and_freezed(service: Service, admin_key: str, user: A
 def test_bearer_token_access(service: Service, admin_key: str, user: Any) -> None:
     own = service.key("user", tenant="acme", user=user.id)
     reply = update(service, user.id, {"user": {"given_name": "Self"}}, {"authorization": f"Bearer {own}"})
-    assert reply.status == 200 and stored(service, admin_key, user.id).given_name == "Self"
+    assert reply.status == 200 and service.get_user(admin_key, user.id).given_name == "Self"
 
 
 def test_every_bad_claim_is_named(service: Service, admin_key: str, user: Any) -> None:
@@ -100,7 +99,7 @@ def test_read_key_type_or_reader_key_cannot_write(service: Service, admin_key: s
     assert read.status == 403 and read.json["error"].startswith("PERMISSION_DENIED")
     reader = service.key("reader", tenant="acme")
     assert update(service, user.id, {"user": {"nickname": "r"}}, headers(reader)).status == 403
-    assert not stored(service, admin_key, user.id).nickname
+    assert not service.get_user(admin_key, user.id).nickname
 
 
 def test_client_id_must_name_the_tenant(service: Service, admin_key: str, user: Any) -> None:

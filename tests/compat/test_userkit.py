@@ -6,7 +6,6 @@ from typing import Any
 
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.compat.helpers import stored
 from tests.support import Service, basic, unique
 
 
@@ -31,7 +30,7 @@ def test_documented_example_updates_name_and_username(service: Service, admin_ke
     assert body["email"] == user.email and body["verified_email"] is None and body["last_login"] is None
     assert body["auth_type"] == "password" and body["disabled"] is False
     assert isinstance(body["created"], float) and '"password":' not in reply.text
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert got.display_name == "Jane Smith" and got.username == name
     assert reply.headers["etag"] == got.etag
 
@@ -42,17 +41,17 @@ def test_phone_auth_type_email_and_clearing(service: Service, admin_key: str, us
     assert reply.status == 200, reply.text
     assert reply.json["auth_type"] == "two_factor" and reply.json["email"] == "Jane.Smith@example.com"
     assert reply.json["verified_phone"] is None  # not verified yet
-    got = stored(service, admin_key, user.id)
+    got = service.get_user(admin_key, user.id)
     assert got.phone_number == "+15552323353" and got.auth_type == user_pb2.User.TWO_FACTOR
     cleared = update(service, admin_key, user.id, {"phone": ""})
-    assert cleared.status == 200 and not stored(service, admin_key, user.id).HasField("phone_number")
+    assert cleared.status == 200 and not service.get_user(admin_key, user.id).HasField("phone_number")
 
 
 def test_absent_fields_are_kept(service: Service, admin_key: str, user: Any) -> None:
     update(service, admin_key, user.id, {"name": "Keep Me"})
     reply = update(service, admin_key, user.id, {"auth_type": "one_time_password"})
     assert reply.status == 200 and reply.json["name"] == "Keep Me"
-    assert stored(service, admin_key, user.id).email == user.email
+    assert service.get_user(admin_key, user.id).email == user.email
 
 
 def test_disabled_when_locked_and_verified_values(service: Service, admin_key: str, user: Any) -> None:
@@ -76,7 +75,7 @@ def test_every_bad_parameter_is_reported_in_userkit_shape(service: Service, admi
     assert sorted(errors(reply)) == [("invalid_auth_type", "auth_type"), ("invalid_email", "email"),
                                      ("invalid_username", "username")]
     assert {e["type"] for e in reply.json["errors"]} == {"invalid_request_error"}
-    assert stored(service, admin_key, user.id).username == user.username  # nothing written
+    assert service.get_user(admin_key, user.id).username == user.username  # nothing written
 
 
 def test_phone_is_named_phone(service: Service, admin_key: str, user: Any) -> None:
@@ -87,7 +86,7 @@ def test_phone_is_named_phone(service: Service, admin_key: str, user: Any) -> No
 def test_verified_phone_token_is_refused(service: Service, admin_key: str, user: Any) -> None:
     reply = update(service, admin_key, user.id, {"phone": "+15552323353", "verified_phone_token": "123456"})
     assert reply.status == 400 and errors(reply) == [("invalid_verified_phone_token", "verified_phone_token")]
-    assert not stored(service, admin_key, user.id).HasField("phone_number")
+    assert not service.get_user(admin_key, user.id).HasField("phone_number")
 
 
 def test_taken_username_is_a_conflict(service: Service, admin_key: str, user: Any) -> None:

@@ -41,9 +41,6 @@ def changes(service: Service, key: str, user_id: str) -> list[user_pb2.UserChang
             return out
 
 
-def get(service: Service, key: str, user_id: str) -> user_pb2.User:
-    return service.call("GetUser", user_service_pb2.GetUserRequest(id=user_id), key)  # type: ignore[no-any-return]
-
 
 def figure(name: str, **values: Any) -> None:
     """A measured figure, printed for docs/reliability.md (``pytest -s tests/reliability``)."""

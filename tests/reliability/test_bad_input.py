@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import figure, get
+from tests.reliability.helpers import figure
 from tests.support import ROOT, Service, unique
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,7 +93,7 @@ def test_500_malformed_or_random_protobuf_payloads(service: Service, admin_key: 
             assert not LEAKS.search(trailers), (method, trailers)
             outcomes[code.name] = outcomes.get(code.name, 0) + 1
     assert service.process.poll() is None
-    get(service, admin_key, user.id)  # still serving
+    service.get_user(admin_key, user.id)  # still serving
     figure("fuzz_protobuf", payloads=500, server_errors=0, leaks=0, outcomes=outcomes)
 
 
@@ -167,7 +167,7 @@ def test_a_body_over_one_mib_is_413_over_rest_and_resource_exhausted_over_grpc(s
     request = user_service_pb2.UpdateUserRequest(user=user_pb2.User(id=user.id, attributes={"a": "y" * (1 << 20)}))
     err = service.error("UpdateUser", request, admin_key)
     assert err.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert get(service, admin_key, user.id).etag == user.etag
+    assert service.get_user(admin_key, user.id).etag == user.etag
 
 
 def test_a_mask_of_more_than_100_paths_is_refused(service: Service, admin_key: str) -> None:

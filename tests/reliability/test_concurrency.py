@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import Timer, at_once, changes, figure, get, percentile
+from tests.reliability.helpers import Timer, at_once, changes, figure, percentile
 from tests.support import Service, unique
 
 pytestmark = pytest.mark.timeout(120)
@@ -36,7 +36,7 @@ def test_sixteen_clients_each_updating_their_own_map_key_lose_nothing(service: S
     errors = [e for errs in at_once(clients, client) for e in errs]
     elapsed = timer.seconds
     assert errors == []
-    final = get(service, admin_key, user.id)
+    final = service.get_user(admin_key, user.id)
     assert dict(final.attributes) == {f"k{c}": str(rounds - 1) for c in range(clients)}
     updates = [c for c in changes(service, admin_key, user.id) if c.method == "UpdateUser"]
     assert len(updates) == clients * rounds  # every update applied once, each with its own audit record
@@ -71,7 +71,7 @@ def test_eight_updates_racing_for_one_value_one_wins(service: Service, admin_key
     reasons = {d["reason"] for status, body in results if status == 409
                for d in body["details"] if d["@type"].endswith("ErrorInfo")}
     assert reasons == {f"{field.upper()}_TAKEN"}
-    winners = [get(service, admin_key, u.id) for u in users]
+    winners = [service.get_user(admin_key, u.id) for u in users]
     assert sum(1 for w, want in zip(winners, wanted, strict=True) if getattr(w, field) == want) == 1
     # The losers are untouched: their old value, and no audit record of the attempt.
     for user, now in zip(users, winners, strict=True):
@@ -107,7 +107,7 @@ def test_sixteen_clients_incrementing_with_etags_count_exactly(service: Service,
         aborted = 0
         for _ in range(increments):
             for _attempt in range(500):
-                current = get(service, admin_key, user.id)
+                current = service.get_user(admin_key, user.id)
                 n = int(current.attributes["counter"])
                 request = user_service_pb2.UpdateUserRequest(
                     user=user_pb2.User(id=user.id, etag=current.etag, attributes={"counter": str(n + 1)}),
@@ -126,7 +126,7 @@ def test_sixteen_clients_incrementing_with_etags_count_exactly(service: Service,
     timer = Timer()
     aborted = sum(at_once(clients, client))
     elapsed = timer.seconds
-    final = get(service, admin_key, user.id)
+    final = service.get_user(admin_key, user.id)
     assert final.attributes["counter"] == str(clients * increments)
     updates = [c for c in changes(service, admin_key, user.id) if c.method == "UpdateUser"]
     assert len(updates) == clients * increments

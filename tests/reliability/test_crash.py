@@ -18,7 +18,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import figure, get
+from tests.reliability.helpers import figure
 from tests.support import Service, unique
 
 pytestmark = pytest.mark.timeout(120)
@@ -80,12 +80,12 @@ def test_kill_9_during_writes_loses_nothing_acknowledged(tmp_path: Path) -> None
             assert integrity(tmp_path / "users.db") == "ok"
             svc = Service(tmp_path, envoy=False)  # restart on the same file
             for user_id, n in acked.items():
-                now = get(svc, key, user_id)
+                now = svc.get_user(key, user_id)
                 # The acknowledged write is there; the one in flight at the kill is all there or absent.
                 assert int(now.attributes["n"]) in (n, n + 1)
                 assert now.display_name == f"n{now.attributes['n']}"
             for user_id in created:
-                get(svc, key, user_id)
+                svc.get_user(key, user_id)
         figure("kill_9", kills=ROUNDS, acknowledged_writes=total, lost=0, integrity="ok")
     finally:
         svc.stop()

@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import changes, figure, get
+from tests.reliability.helpers import changes, figure
 from tests.support import Service
 
 pytestmark = pytest.mark.timeout(120)
@@ -59,10 +59,10 @@ def test_short_deadlines_and_cancellations_leave_every_update_whole(service: Ser
             outcome = err.code().name  # type: ignore[attr-defined]
         assert outcome in ("OK", "CANCELLED", "DEADLINE_EXCEEDED"), outcome
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        now = get(service, admin_key, user.id)
+        now = service.get_user(admin_key, user.id)
         assert len(generation(now)) == 1, (i, now)
     time.sleep(0.2)  # let the server finish what the clients gave up on
-    final = get(service, admin_key, user.id)
+    final = service.get_user(admin_key, user.id)
     assert len(generation(final)) == 1
     records = [r for r in changes(service, admin_key, user.id) if r.method == "UpdateUser"]
     for record in records:  # every applied update wrote every one of its fields, in one record

@@ -9,7 +9,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import at_once, changes, get
+from tests.reliability.helpers import at_once, changes
 from tests.support import Service, unique
 
 
@@ -30,7 +30,7 @@ def test_a_retried_update_returns_the_first_result_and_applies_once(service: Ser
     service.call("UpdateUser", rename(user.id, "between", ""), admin_key)
     again = service.call("UpdateUser", rename(user.id, "first", request_id), admin_key)
     assert again == first  # the first reply, etag included, even though the user changed since
-    assert get(service, admin_key, user.id).display_name == "between"  # not applied a second time
+    assert service.get_user(admin_key, user.id).display_name == "between"  # not applied a second time
     assert [c.method for c in changes(service, admin_key, user.id)] == ["CreateUser", "UpdateUser", "UpdateUser"]
 
 
@@ -73,7 +73,7 @@ def test_request_ids_must_be_uuids_and_belong_to_one_call(service: Service, admi
     # Reused for another user: refused, never that other user's stored reply.
     err = service.error("UpdateUser", rename(other.id, "x", request_id), admin_key)
     assert (err.code, err.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["request_id"])
-    assert get(service, admin_key, other.id).display_name == ""
+    assert service.get_user(admin_key, other.id).display_name == ""
 
 
 def test_list_user_changes_records_who_what_and_redacts_passwords(service: Service) -> None:

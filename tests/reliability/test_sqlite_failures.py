@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import changes, figure, get
+from tests.reliability.helpers import changes, figure
 from tests.support import Service, rpc_error, unique
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,7 +46,7 @@ def test_a_lock_held_past_the_busy_timeout_is_unavailable_then_recovers(tmp_path
                 user=user_pb2.User(username=unique())), key)
             assert created.code == grpc.StatusCode.UNAVAILABLE
             # Reads go on while the lock is held (WAL).
-            assert get(svc, key, user.id).display_name == "before"
+            assert svc.get_user(key, user.id).display_name == "before"
             other.execute("ROLLBACK")
         # The lock is gone: the same server writes again, with no restart.
         assert svc.call("UpdateUser", rename(user.id, "after"), key).display_name == "after"
@@ -95,7 +95,7 @@ def test_a_full_disk_is_resource_exhausted_writes_nothing_and_recovers(tmp_path:
         rest = svc.rest("POST", "/v1/users", {"username": name, "attributes": big}, key=key)
         assert rest.status == 429 and rest.json["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
         assert "sqlite" not in rest.text.lower() and str(tmp_path) not in rest.text
-        after = get(svc, key, user.id)
+        after = svc.get_user(key, user.id)
         assert (after.display_name, after.etag, dict(after.attributes)) == ("before", user.etag, {})
         assert [c.method for c in changes(svc, key, user.id)] == ["CreateUser"]
         with closing(sqlite3.connect(db_path)) as db:

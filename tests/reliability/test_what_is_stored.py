@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.reliability.helpers import changes, get
+from tests.reliability.helpers import changes
 from tests.support import Service, unique
 
 
@@ -19,7 +19,7 @@ def test_a_changed_email_resets_email_verified_in_the_stored_user(service: Servi
     user = service.create(admin_key, username=name, email=f"{name}@example.com", email_verified=True)
     new_email = f"{name}.new@example.com"
     reply = service.call("UpdateUser", update(user_pb2.User(id=user.id, email=new_email), "email"), admin_key)
-    stored = get(service, admin_key, user.id)
+    stored = service.get_user(admin_key, user.id)
     assert (reply.email_verified, stored.email_verified) == (False, False)
     assert stored.email == new_email and reply == stored
     record = changes(service, admin_key, user.id)[-1]
@@ -30,7 +30,7 @@ def test_an_empty_optional_string_on_an_absent_field_changes_nothing(service: Se
     user = service.create(admin_key)
     reply = service.call("UpdateUser", update(user_pb2.User(id=user.id, locale=""), "locale"), admin_key)
     assert reply.etag == user.etag and not reply.HasField("locale")
-    assert get(service, admin_key, user.id) == reply
+    assert service.get_user(admin_key, user.id) == reply
     record = changes(service, admin_key, user.id)[-1]  # every successful update is audited (CONTRACT 4.11)
     assert (record.method, list(record.paths)) == ("UpdateUser", [])
 
@@ -40,7 +40,7 @@ def test_a_mask_path_ending_in_a_dot_is_refused(service: Service, admin_key: str
     for path in ("attributes.", "display_name.", "address."):
         err = service.error("UpdateUser", update(user_pb2.User(id=user.id), path), admin_key)
         assert (err.code, err.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["update_mask"]), path
-    stored = get(service, admin_key, user.id)
+    stored = service.get_user(admin_key, user.id)
     assert dict(stored.attributes) == {"keep": "me"} and stored.etag == user.etag
 
 
