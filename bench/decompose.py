@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.decompose [--rounds 5] [--requests 10000] [VARIANT ...]
 
-A VARIANT is ``-`` (the service as shipped) or parts joined by ``+`` (``etag``, ``audit``, ``log``,
-``store``, ``interceptor``; see ``bench.variant_server``). Every variant runs as its own server on its own
+A VARIANT is ``-`` (the service as shipped) or parts joined by ``+``: parts to remove (``etag``, ``audit``,
+``log``, ``store``, ``interceptor``) or experiments to run (``writer-thread``, ``commit-every-4``,
+``ten-sqlite-calls``, ``sections``); see ``bench.variant_server``. Every variant runs as its own server on its own
 copy of the 10,000-user database, without Envoy; each round measures the floor, then each variant, with
 h2load at 16 streams (as ``make bench``). For each it reads the server's CPU time from /proc: the whole
 process, and its main thread, which runs the event loop and every line of Python, and so bounds the
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from bench import dataset
 from bench.run import RESULTS, free_port, measured_update, process, serve
+from bench.variant_server import EXPERIMENTS
 from service.passwords import make_context
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -72,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         floor = stack.enter_context(process([sys.executable, "-m", "bench.noop_server", "--port", str(floor_port)],
                                             run_dir / "noop.log", "ready"))
         servers = []
+        logs: list[tuple[str, Path]] = []
         for variant in args.variants:
-            label = "service" if variant == "-" else "without " + variant
+            label = "service" if variant == "-" else " ".join(
+                ("with " if part in EXPERIMENTS else "without ") + part for part in variant.split("+"))
             db = run_dir / f"{label.replace(' ', '-').replace('+', '-')}.db"
             shutil.copy(template, db)
             key = dataset.admin_key(db)
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                                              command=[sys.executable, "-m", "bench.variant_server"]))
             # Without the store nothing is written, so there are no audit rows to check grpc-status against.
             servers.append((label, proc.pid, port, key, None if "store" in variant or "audit" in variant else db))
+            logs.append((label, db.with_suffix(".log")))
         os.environ.pop("BENCH_REMOVE", None)
         measured_update("warm-up", floor_port, None, None, width, 16, 2000)
         for _label, _, port, key, db in servers:
@@ -99,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{statistics.median(row['ratio']):.2f}" if row["ratio"] else "1"
         print(f"| {label} | {statistics.median(row['rps']):,.0f} | {statistics.median(row['main_us']):.0f} | "
               f"{statistics.median(row['cpu_us']):.0f} | {ratio} |")
+    for label, log in logs:  # the ``sections`` experiment: the median of each part over its log's lines
+        figures: dict[str, list[float]] = defaultdict(list)
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("sections"):
+                for part in line.split(": ", 1)[1].split(", "):
+                    name, value = part.rsplit(" ", 1)
+                    figures[name].append(float(value))
+        if figures:
+            print(f"\n{label}, thread CPU us per update (medians of {len(figures['begin'])} lines of the log): "
+                  + ", ".join(f"{name} {statistics.median(values):.0f}" for name, values in figures.items()))
     print(f"\nmedians of {args.rounds} rounds, {args.requests} calls each; results in {run_dir}")
     return 0
 

@@ -1,12 +1,17 @@
 """Instructions per ``UserService.update``, in-process, counted by callgrind: repeatable on a noisy machine.
 
     .venv/bin/python -m bench.instructions [--calls 1000]
+    .venv/bin/python -m bench.instructions --sections    # thread CPU per part of an update, no valgrind
 
 Runs this module twice under ``valgrind --tool=callgrind`` (300 warm-up updates, then ``--calls`` more,
 and once with none) and prints (difference of the totals) / calls. Each update is the request of
 ``make bench`` (two masked fields, no password) on a random user of a fresh copy of a 10,000-user
 database, through a real Store; no gRPC, no access log, WAL checkpoints left out (they run on a thread of
 their own in the server).
+
+``--sections`` runs the same updates without valgrind, with ``bench.variant_server``'s ``sections``
+experiment on: the thread CPU time of each part of an update in-process, to set beside the same figures
+under load (``python -m bench.decompose - sections``).
 """
 
 from __future__ import annotations
@@ -75,7 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--sections", action="store_true", help="thread CPU per part of an update, in-process")
     args = parser.parse_args(argv)
+    if args.sections:
+        from bench import variant_server
+        variant_server._sections()
+        with tempfile.TemporaryDirectory(prefix="bench-sections-") as tmp:
+            run_updates(3 * variant_server.SECTIONS_EVERY - WARM_UP, Path(tmp))  # the last line is warm
+        return 0
     if args.inner is not None:
         run_updates(args.inner, args.workdir)
         return 0

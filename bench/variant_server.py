@@ -1,7 +1,8 @@
-"""``userservice serve`` with parts of the service removed, for ``bench.decompose`` only (never shipped).
+"""``userservice serve`` with parts of the service removed or changed, for ``bench.decompose`` only (never shipped).
 
 Run as ``python -m bench.variant_server serve ...`` (the arguments of ``userservice serve``) with
-``BENCH_REMOVE`` set to a comma-separated list of parts to take out of every call:
+``BENCH_REMOVE`` set to a comma-separated list of parts to take out of, or experiments to run in, every
+call. Parts (each measures what it costs under load by its absence):
 
 - ``etag``: the ``etag`` initial metadata (grpc.aio sends it as a batch of its own);
 - ``audit``: the audit row (its JSON and its INSERT);
@@ -10,13 +11,27 @@ Run as ``python -m bench.variant_server serve ...`` (the arguments of ``userserv
 - ``interceptor``: the call interceptor (no authentication, decoding, error mapping or log; only
   meaningful with ``store``, since the servicer needs the caller it sets).
 
-Each variant measures what one part costs under load by its absence; none of them is a mode of the service.
+Experiments (each tests one idea for the write path; none is safe to ship as it is):
+
+- ``writer-thread``: UpdateUser runs its update on a one-thread executor (with its own SQLite
+  connection), so that SQLite's work, which runs without the GIL, could overlap the event loop's;
+- ``commit-every-4``: a SQLite write transaction stays open and commits every fourth write, which is
+  what a group commit could save at most (a crash loses up to three acknowledged writes: never ship);
+- ``ten-sqlite-calls``: ten more ``SELECT 1`` per update, each of which releases and takes back the
+  GIL, to see what one sqlite3 call costs under load;
+- ``sections``: the service as shipped, with the thread CPU time of each part of ``UserService.update``
+  (begin, read, row to message, audit, commit, and the rest) written to the log every 4,000 updates.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from service import logs, store, users
@@ -24,12 +39,14 @@ from service import server as server_module
 
 REMOVE = frozenset(filter(None, os.environ.get("BENCH_REMOVE", "").split(",")))
 PARTS = frozenset({"etag", "audit", "log", "store", "interceptor"})
+EXPERIMENTS = frozenset({"writer-thread", "commit-every-4", "ten-sqlite-calls", "sections"})
+SECTIONS_EVERY = 4000
 
 
 def _apply() -> None:
-    unknown = REMOVE - PARTS
+    unknown = REMOVE - PARTS - EXPERIMENTS
     if unknown:
-        raise SystemExit(f"unknown parts {sorted(unknown)}: choose from {sorted(PARTS)}")
+        raise SystemExit(f"unknown parts {sorted(unknown)}: choose from {sorted(PARTS | EXPERIMENTS)}")
     if "etag" in REMOVE:
         async def no_etag(context: Any, user: Any) -> None:
             return None
@@ -52,6 +69,102 @@ def _apply() -> None:
             kwargs.pop("interceptors", None)
             return real(*args, **kwargs)
         server_module.grpc.aio.server = no_interceptors
+    if "writer-thread" in REMOVE:
+        _writer_thread()
+    if "commit-every-4" in REMOVE:
+        _commit_every(4)
+    if "ten-sqlite-calls" in REMOVE:
+        _more_sqlite_calls(10)
+    if "sections" in REMOVE:
+        _sections()
+
+
+def _finish(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never suspends (an update without a password) to its end, on this thread."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the update suspended: the writer-thread experiment takes updates without a password")
+
+
+def _writer_thread() -> None:
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="writer")
+
+    async def update_user(self: Any, request: Any, context: Any) -> Any:
+        update = self.update(users.principal(), request, etag=users.metadata_value(context, "if-match"))
+        updated = await asyncio.get_running_loop().run_in_executor(pool, _finish, update)
+        await users.send_etag(context, updated)
+        return updated
+    users.UserService.UpdateUser = update_user  # type: ignore[method-assign]
+
+
+def _commit_every(n: int) -> None:
+    writes = [0]
+
+    def enter(self: Any) -> None:
+        self.conn = self.store.db.connection()
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def exit_(self: Any, kind: Any, exc: Any, tb: Any) -> None:
+        if kind is not None:
+            self.conn.rollback()
+            return
+        writes[0] += 1
+        if writes[0] % n == 0:
+            self.conn.commit()
+    store._Transaction.__enter__ = enter  # type: ignore[method-assign]
+    store._Transaction.__exit__ = exit_  # type: ignore[method-assign,assignment]
+
+
+def _more_sqlite_calls(n: int) -> None:
+    real = store.Store._update
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        conn = self.db.connection()
+        for _ in range(n):
+            conn.execute("SELECT 1").fetchone()
+        return real(self, *args, **kwargs)
+    store.Store._update = update  # type: ignore[method-assign]
+
+
+def _sections() -> None:
+    spent: Counter[str] = Counter()
+    calls = [0]
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.thread_time() - start
+        return run
+
+    store._Transaction.__enter__ = timed("begin", store._Transaction.__enter__)  # type: ignore[method-assign]
+    store._Transaction.__exit__ = timed("commit", store._Transaction.__exit__)  # type: ignore[method-assign]
+    store.Store._fetch = timed("read", store.Store._fetch)  # type: ignore[method-assign]
+    store.row_to_user = timed("row to message", store.row_to_user)
+    store.Store._audit = timed("audit", store.Store._audit)  # type: ignore[method-assign]
+    real = users.UserService.update
+
+    async def update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return await real(self, *args, **kwargs)
+        finally:
+            spent["update"] += time.thread_time() - start
+            calls[0] += 1
+            if calls[0] % SECTIONS_EVERY == 0:
+                parts = {name: spent[name] for name in ("begin", "read", "row to message", "audit", "commit")}
+                parts["the rest"] = spent["update"] - sum(parts.values())
+                parts["whole update"] = spent["update"]
+                line = ", ".join(f"{name} {seconds * 1e6 / SECTIONS_EVERY:.0f}" for name, seconds in parts.items())
+                print(f"sections (thread CPU us per update): {line}", file=sys.stderr, flush=True)
+                spent.clear()
+    users.UserService.update = update  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
