@@ -2,7 +2,9 @@
 
 Builds a 10,000-user database (and a cached 1,000,000-user one under bench/results/), starts the
 no-op floor server and the real service (with Envoy), drives them with h2load and wrk, and prints
-req/s, p50, p99 and the ratios the goals of docs/benchmarks.md are stated in. Results also go to
+req/s, p50, p99 and the ratios the goals of docs/benchmarks.md are stated in. Every measurement is
+taken once per round (``--rounds``, 3 by default), so that each ratio compares figures taken seconds apart
+and a burst of CPU steal on one of them moves one round, not the result. Results also go to
 bench/results/last.json. Every server is on a free port and stopped at the end, whatever happens.
 """
 
@@ -12,12 +14,13 @@ import argparse
 import json
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=15_000, help="h2load requests per measurement")
     parser.add_argument("--seconds", type=int, default=6, help="wrk duration per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every measurement; goals use the median of the per-round ratios")
     parser.add_argument("--big", type=int, default=1_000_000, help="users in the big database (0: skip)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: rest,list,password,big")
     args = parser.parse_args(argv)
@@ -184,11 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     small = run_dir / "users-10000.db"
     print(f"building {n} users ... {dataset.build(small, n, password_hash):.1f}s", flush=True)
     key = dataset.admin_key(small)
-    results: dict[str, Result] = {}
+    results: dict[str, list[Result]] = {}
     start_cpu = cpu_times()
 
     def show(r: Result) -> None:
-        results[r.name] = r
+        results.setdefault(r.name, []).append(r)
         print(f"  {r.name:<34} {r.rps:>8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
               f"n={r.requests} failed={r.failed} {r.note}", flush=True)
 
@@ -196,47 +201,56 @@ def main(argv: list[str] | None = None) -> int:
     with process([sys.executable, "-m", "bench.noop_server", "--port", str(noop_port)], run_dir / "noop.log",
                  "ready"), serve(small, grpc_port, http_port, run_dir / "serve-10000.log"):
         check_grpc(grpc_port, key, width)
-        # Warm both up (connections, caches, first-call code paths), then alternate floor and service.
+        # Warm both up (connections, caches, first-call code paths), then alternate floor and service,
+        # round after round: each ratio is taken within a round, seconds apart.
         measured_update("warm-up floor", noop_port, None, None, width, 16, 2000)
         measured_update("warm-up service", grpc_port, key, small, width, 16, 2000)
-        for streams in (16, 64):
-            show(measured_update(f"floor (no-op) {streams} streams", noop_port, None, None, width, streams,
-                                 args.requests))
-            show(measured_update(f"UpdateUser gRPC {streams} streams", grpc_port, key, small, width, streams,
-                                 args.requests))
-        if "rest" not in skip:
-            for conns in (16, 64):
-                show(wrk_patch(f"REST PATCH Envoy {conns} conns", http_port, key=key, users=n, width=width,
-                               connections=conns, seconds=args.seconds))
-        if "list" not in skip:
-            size = 20
-            for page in (1, 500):
-                token = page_token(grpc_port, key, page, size)
-                body = grpc_body(user_service_pb2.ListUsersRequest(page_size=size, page_token=token))
-                show(h2load(f"ListUsers page {page} (size {size})", grpc_port, LIST, body, key=key, streams=16,
+        tokens = {page: page_token(grpc_port, key, page, 20) for page in (1, 500)} if "list" not in skip else {}
+        for i in range(args.rounds):
+            print(f"round {i + 1}/{args.rounds}", flush=True)
+            for streams in (16, 64):
+                show(measured_update(f"floor (no-op) {streams} streams", noop_port, None, None, width, streams,
+                                     args.requests))
+                show(measured_update(f"UpdateUser gRPC {streams} streams", grpc_port, key, small, width, streams,
+                                     args.requests))
+                if "rest" not in skip:
+                    show(wrk_patch(f"REST PATCH Envoy {streams} conns", http_port, key=key, users=n, width=width,
+                                   connections=streams, seconds=args.seconds))
+            for page, token in tokens.items():
+                body = grpc_body(user_service_pb2.ListUsersRequest(page_size=20, page_token=token))
+                show(h2load(f"ListUsers page {page} (size 20)", grpc_port, LIST, body, key=key, streams=16,
                             requests=args.requests // 3))
-        if "password" not in skip:
-            show(measured_update("UpdateUser 16 streams, idle", grpc_port, key, small, width, 16, args.requests))
-            with PasswordChurn(grpc_port, key, width) as churn:
-                r = measured_update("UpdateUser 16, 4 pw changers", grpc_port, key, small, width, 16,
-                                    args.requests)
-            r.note += f", password changes {churn.done}, errors {len(churn.errors)}"
-            show(r)
+            if "password" not in skip:
+                show(measured_update("UpdateUser 16 streams, idle", grpc_port, key, small, width, 16,
+                                     args.requests))
+                with PasswordChurn(grpc_port, key, width) as churn:
+                    r = measured_update("UpdateUser 16, 4 pw changers", grpc_port, key, small, width, 16,
+                                        args.requests)
+                r.note += f", password changes {churn.done}, errors {len(churn.errors)}"
+                show(r)
     if "big" not in skip and args.big:
         big, took = million_db(args.big, password_hash)
         print(f"{args.big} users: " + (f"built in {took:.1f}s" if took else "cached"), flush=True)
         big_key = dataset.admin_key(big)
         big_width = dataset.digits(args.big)
-        for label, db, k, w in (("10k", small, key, width), (f"{args.big // 1000}k", big, big_key, big_width)):
-            port = free_port()
-            with serve(db, port, None, run_dir / f"serve-{label}.log"):
+        sizes = (("10k", small, key, width), (f"{args.big // 1000}k", big, big_key, big_width))
+        with ExitStack() as servers:  # both up at once (the idle one costs nothing), measured in turn
+            ports = []
+            for label, db, k, w in sizes:
+                port = free_port()
+                servers.enter_context(serve(db, port, None, run_dir / f"serve-{label}.log"))
                 check_grpc(port, k, w)
                 measured_update(f"warm-up {label}", port, k, db, w, 16, 2000)
-                show(measured_update(f"UpdateUser 16 streams, {label} users", port, k, db, w, 16, args.requests))
+                ports.append(port)
+            for i in range(args.rounds):
+                print(f"round {i + 1}/{args.rounds}", flush=True)
+                for (label, db, k, w), port in zip(sizes, ports, strict=True):
+                    show(measured_update(f"UpdateUser 16 streams, {label} users", port, k, db, w, 16,
+                                         args.requests))
     steal, total = (b - a for a, b in zip(start_cpu, cpu_times(), strict=True))
     print(f"\nCPU steal during the run: {100 * steal / max(total, 1):.1f}% of the machine's CPU time "
           "(time the hypervisor gave to other guests; absolute figures drop with it, ratios much less)")
-    report(results, run_dir)
+    report(results, run_dir, args.rounds)
     return 0
 
 
@@ -246,50 +260,62 @@ def cpu_times() -> tuple[int, int]:
     return fields[7], sum(fields[:8])
 
 
-def ratio(results: dict[str, Result], a: str, b: str) -> float | None:
-    return results[a].rps / results[b].rps if a in results and b in results else None
+def ratio(results: dict[str, list[Result]], a: str, b: str, field: str = "rps") -> float | None:
+    """The median over rounds of ``a``'s ``field`` / ``b``'s in the same round (None: not measured)."""
+    if a not in results or b not in results:
+        return None
+    return statistics.median(getattr(x, field) / getattr(y, field)
+                             for x, y in zip(results[a], results[b], strict=True))
 
 
-def report(results: dict[str, Result], run_dir: Path) -> None:
+def median_result(runs: list[Result]) -> Result:
+    """One row for a measurement taken once per round: the median of each figure, failures summed."""
+    first = runs[0]
+    return Result(first.name, sum(r.requests for r in runs), statistics.median(r.rps for r in runs),
+                  statistics.median(r.p50_ms for r in runs), statistics.median(r.p99_ms for r in runs),
+                  sum(r.failed for r in runs), "; ".join(r.note for r in runs if r.note))
+
+
+def report(results: dict[str, list[Result]], run_dir: Path, rounds: int) -> None:
     goals = []
 
     def goal(text: str, value: float | None, ok: bool | None) -> None:
         if value is not None:
             goals.append((text, value, ok))
 
-    r = results
-    u16 = r.get("UpdateUser gRPC 16 streams")
-    x = ratio(r, "UpdateUser gRPC 16 streams", "floor (no-op) 16 streams")
+    r = {name: median_result(runs) for name, runs in results.items()}
+    x = ratio(results, "UpdateUser gRPC 16 streams", "floor (no-op) 16 streams")
     goal("UpdateUser/floor at 16 streams >= 0.5", x, x is not None and x >= 0.5)
-    if u16:
-        goal("UpdateUser p99 at 16 streams <= 20 ms", u16.p99_ms, u16.p99_ms <= 20)
-    x = ratio(r, "UpdateUser gRPC 64 streams", "floor (no-op) 64 streams")
+    if "UpdateUser gRPC 16 streams" in r:
+        p99 = r["UpdateUser gRPC 16 streams"].p99_ms
+        goal("UpdateUser p99 at 16 streams <= 20 ms", p99, p99 <= 20)
+    x = ratio(results, "UpdateUser gRPC 64 streams", "floor (no-op) 64 streams")
     goal("UpdateUser/floor at 64 streams (no goal)", x, None)
-    rest = r.get("REST PATCH Envoy 16 conns")
-    x = ratio(r, "REST PATCH Envoy 16 conns", "UpdateUser gRPC 16 streams")
+    x = ratio(results, "REST PATCH Envoy 16 conns", "UpdateUser gRPC 16 streams")
     goal("REST/gRPC at 16 >= 0.8", x, x is not None and x >= 0.8)
-    if rest:
-        goal("REST p99 at 16 conns <= 25 ms", rest.p99_ms, rest.p99_ms <= 25)
-    x = ratio(r, "REST PATCH Envoy 64 conns", "UpdateUser gRPC 64 streams")
+    if "REST PATCH Envoy 16 conns" in r:
+        p99 = r["REST PATCH Envoy 16 conns"].p99_ms
+        goal("REST p99 at 16 conns <= 25 ms", p99, p99 <= 25)
+    x = ratio(results, "REST PATCH Envoy 64 conns", "UpdateUser gRPC 64 streams")
     goal("REST/gRPC at 64 (no goal)", x, None)
     big = [k for k in r if k.startswith("UpdateUser 16 streams, ") and k.endswith("k users") and "10k" not in k]
     if big:
-        x = ratio(r, big[0], "UpdateUser 16 streams, 10k users")
+        x = ratio(results, big[0], "UpdateUser 16 streams, 10k users")
         goal("big/10k users throughput >= 0.9", x, x is not None and x >= 0.9)
-    if "ListUsers page 1 (size 20)" in r and "ListUsers page 500 (size 20)" in r:
-        p1, p500 = r["ListUsers page 1 (size 20)"], r["ListUsers page 500 (size 20)"]
-        x = p1.rps / p500.rps
-        goal("ListUsers page 500 time / page 1 time <= 1.5", x, x <= 1.5)
-    if "UpdateUser 16, 4 pw changers" in r and "UpdateUser 16 streams, idle" in r:
-        x = r["UpdateUser 16, 4 pw changers"].p99_ms / r["UpdateUser 16 streams, idle"].p99_ms
-        goal("p99 with password changes / idle <= 2", x, x <= 2)
+    x = ratio(results, "ListUsers page 1 (size 20)", "ListUsers page 500 (size 20)")
+    goal("ListUsers page 500 time / page 1 time <= 1.5", x, x is not None and x <= 1.5)
+    x = ratio(results, "UpdateUser 16, 4 pw changers", "UpdateUser 16 streams, idle", "p99_ms")
+    goal("p99 with password changes / idle <= 2", x, x is not None and x <= 2)
+    print(f"\nEach row: medians over {rounds} rounds (requests and failures summed). Each goal ratio: the median"
+          " of the ratios taken within each round.")
     print("\n| measurement | req/s | p50 ms | p99 ms | failed | note |\n|---|---:|---:|---:|---:|---|")
     for res in r.values():
         print(f"| {res.name} | {res.rps:,.0f} | {res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.failed} | {res.note} |")
     print("\n| goal | measured | met |\n|---|---:|---|")
     for text, value, ok in goals:
         print(f"| {text} | {value:.2f} | {'-' if ok is None else ('yes' if ok else 'NO')} |")
-    data = {"results": [asdict(x) for x in r.values()], "goals": goals, "time": time.strftime("%Y-%m-%d %H:%M")}
+    data = {"results": {name: [asdict(x) for x in runs] for name, runs in results.items()}, "goals": goals,
+            "rounds": rounds, "time": time.strftime("%Y-%m-%d %H:%M")}
     for path in (run_dir / "results.json", RESULTS / "last.json"):
         path.write_text(json.dumps(data, indent=2))
 
