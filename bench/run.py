@@ -124,7 +124,8 @@ def page_token(port: int, key: str, page: int, size: int) -> str:
 
 
 class PasswordChurn:
-    """``clients`` threads changing their own user's password back and forth, without pause."""
+    """``clients`` threads changing their own user's password back and forth, without pause; each leaves
+    its user with the password it found (the next round starts from it)."""
 
     def __init__(self, port: int, key: str, width: int, clients: int = 4) -> None:
         self.port, self.key, self.width, self.clients = port, key, width, clients
@@ -148,6 +149,13 @@ class PasswordChurn:
                 except grpc.RpcError as err:
                     self.errors.append(str(err.code()))
                     time.sleep(0.05)
+            if current != dataset.PASSWORD:  # leave the user as found, for the next round's churn
+                try:
+                    stub.ChangePassword(user_service_pb2.ChangePasswordRequest(
+                        id=user_id, current_password=current, new_password=dataset.PASSWORD),
+                        metadata=(("authorization", f"Bearer {self.key}"),), timeout=30)
+                except grpc.RpcError as err:
+                    self.errors.append(str(err.code()))
 
     def __enter__(self) -> PasswordChurn:
         for t in self._threads:
