@@ -143,11 +143,12 @@ def _sections() -> None:
                 spent[name] += time.thread_time() - start
         return run
 
-    store._Transaction.__enter__ = timed("begin", store._Transaction.__enter__)  # type: ignore[method-assign]
-    store._Transaction.__exit__ = timed("commit", store._Transaction.__exit__)  # type: ignore[method-assign]
-    store.Store._fetch = timed("read", store.Store._fetch)  # type: ignore[method-assign]
-    store.row_to_user = timed("row to message", store.row_to_user)
-    store.Store._audit = timed("audit", store.Store._audit)  # type: ignore[method-assign]
+    timed_parts: tuple[tuple[str, Any, str], ...] = (  # (name, what holds it, attribute), in report order
+        ("begin", store._Transaction, "__enter__"), ("read", store.Store, "_fetch"),
+        ("row to message", store, "row_to_user"), ("audit", store.Store, "_audit"),
+        ("commit", store._Transaction, "__exit__"))
+    for name, owner, attribute in timed_parts:
+        setattr(owner, attribute, timed(name, getattr(owner, attribute)))
     real = users.UserService.update
 
     async def update(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -158,7 +159,7 @@ def _sections() -> None:
             spent["update"] += time.thread_time() - start
             calls[0] += 1
             if calls[0] % SECTIONS_EVERY == 0:
-                parts = {name: spent[name] for name in ("begin", "read", "row to message", "audit", "commit")}
+                parts = {name: spent[name] for name, _, _ in timed_parts}
                 parts["the rest"] = spent["update"] - sum(parts.values())
                 parts["whole update"] = spent["update"]
                 line = ", ".join(f"{name} {seconds * 1e6 / SECTIONS_EVERY:.0f}" for name, seconds in parts.items())

@@ -719,7 +719,7 @@ class Store:
         sql = self._sql("audit", lambda: UserChangeRow.insert(
             tenant_id=0, user_id="", key_id="", method="", paths="", old_values="", new_values="", change_time=0))
         self._exec(sql, (tenant_id, user_id, key_id, method, json.dumps(list(paths)),
-                                  field_json(old, fields), field_json(new, fields), now))
+                         field_json(old, fields), field_json(new, fields), now))
 
     def create_user(self, tenant_id: int, user: User, *, password_hash: str | None, key_id: str,
                     request_id: str = "", validate_only: bool = False) -> User:
