@@ -42,6 +42,21 @@ def cpu_seconds(pid: int) -> dict[str, float]:
     return out
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the writer-process experiment's writer is a child of its server)."""
+    found = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            found += tree(int(child))
+    return found
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores; idle and iowait excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
@@ -56,17 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 
     def measure(name: str, pid: int, port: int, key: str | None, db: Path | None) -> float:
-        before = cpu_seconds(pid)
+        pids = tree(pid)
+        before = {p: cpu_seconds(p) for p in pids}
+        machine_before, wall_before = busy_seconds(), time.monotonic()
         result = measured_update(name, port, key, db, width, 16, args.requests)
-        after = cpu_seconds(pid)
-        total = sum(after.values()) - sum(before.get(t, 0.0) for t in after)
-        main_thread = after[str(pid)] - before[str(pid)]
+        machine = busy_seconds() - machine_before
+        cores = machine / (time.monotonic() - wall_before)
+        after = {p: cpu_seconds(p) for p in pids}
+        total = sum(sum(after[p].values()) - sum(before[p].get(t, 0.0) for t in after[p]) for p in pids)
+        main_thread = after[pid][str(pid)] - before[pid][str(pid)]
         row = rows[name]
         row["rps"].append(result.rps)
         row["cpu_us"].append(total * 1e6 / args.requests)
         row["main_us"].append(main_thread * 1e6 / args.requests)
+        row["busy"].append(cores)
         print(f"  {name:26} {result.rps:7.0f} req/s  p99 {result.p99_ms:5.1f} ms  CPU/call {row['cpu_us'][-1]:4.0f}"
-              f" us  main thread {row['main_us'][-1]:4.0f} us  {result.note}", flush=True)
+              f" us  main thread {row['main_us'][-1]:4.0f} us  machine busy {cores:.2f} cores  {result.note}",
+              flush=True)
         return result.rps
 
     with ExitStack() as stack:
@@ -98,12 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             floor_rps = measure("floor (no-op)", floor.pid, floor_port, None, None)
             for label, pid, port, key, db in servers:
                 rows[label]["ratio"].append(measure(label, pid, port, key, db) / floor_rps)
-    print("\n| server (16 streams) | req/s | main thread us/call | process CPU us/call | / floor |")
-    print("|---|---:|---:|---:|---:|")
+    print("\n| server (16 streams) | req/s | main thread us/call | process CPU us/call | machine busy (cores)"
+          " | / floor |")
+    print("|---|---:|---:|---:|---:|---:|")
     for label, row in rows.items():
         ratio = f"{statistics.median(row['ratio']):.2f}" if row["ratio"] else "1"
         print(f"| {label} | {statistics.median(row['rps']):,.0f} | {statistics.median(row['main_us']):.0f} | "
-              f"{statistics.median(row['cpu_us']):.0f} | {ratio} |")
+              f"{statistics.median(row['cpu_us']):.0f} | {statistics.median(row['busy']):.2f} | {ratio} |")
     for label, log in logs:  # the ``sections`` experiment: the median of each part over its log's lines
         figures: dict[str, list[float]] = defaultdict(list)
         for line in log.read_text(errors="replace").splitlines():
