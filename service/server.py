@@ -2,9 +2,10 @@
 
 grpc.aio was chosen by measurement (shared/FINDINGS.md): a no-op aio server answers 4,450-6,000
 calls/s at 16 streams against 3,400-4,100 for the sync pool, and the sync pool's p99 explodes
-past 8 workers. Database work runs inline on the event loop (each transaction is short and has
-no ``await`` inside, so transactions never interleave); only password hashing leaves the loop,
-for a small bounded pool.
+past 8 workers. On SQLite, every call that writes runs in the writer process (``service.writer``),
+so the event loop here keeps only gRPC, keys, logs and reads; on PostgreSQL it runs inline on the
+event loop. Either way each transaction is short and has no ``await`` inside, so transactions never
+interleave; only password hashing leaves the loop, for a small bounded pool.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from service.interceptors import CallInterceptor
 from service.passwords import Hasher
 from service.store import Store
 from service.users import UserService
+from service.writer import Writer
 
 log = logging.getLogger("userservice")
 MAX_MESSAGE_BYTES = 1 << 20
@@ -42,11 +44,15 @@ class Running:
     health: Any
 
 
-async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:0") -> Running:
-    """A started gRPC server with UserService, the seed adapters, health and reflection; returns it and its port."""
+async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:0",
+                        writer: Writer | None = None) -> Running:
+    """A started gRPC server with UserService, the seed adapters, health and reflection; returns it and its port.
+
+    With ``writer``, calls that write run in that writer process.
+    """
     auth = Authenticator(store)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED)],
+        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED, writer=writer)],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
@@ -69,9 +75,13 @@ async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_wo
                 max_page_count: int | None = None) -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server."""
     store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
-    store.checkpoint_in_background()
+    writer = None
+    if store.is_sqlite:  # the writer process writes (and checkpoints the WAL); this one reads
+        writer = Writer(database, hash_workers=hash_workers, busy_timeout_ms=busy_timeout_ms,
+                        max_page_count=max_page_count)
+        await writer.start()
     hasher = Hasher(workers=hash_workers)
-    running = await create_server(store, hasher, f"{listen}:{grpc_port}")
+    running = await create_server(store, hasher, f"{listen}:{grpc_port}", writer)
     envoy = None
     try:
         if http_port is not None:
@@ -94,6 +104,8 @@ async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_wo
             envoy.stop()
         with contextlib.suppress(Exception):
             await running.server.stop(0)
+        if writer is not None:  # after the drain: the calls it ran have all been answered
+            await writer.stop(grace)
         hasher.close()
         store.close()
         log.info("stopped", extra={"event": "stopped"})
