@@ -30,7 +30,7 @@ from bench.variant_server import EXPERIMENTS
 from service.passwords import make_context
 
 TICK = os.sysconf("SC_CLK_TCK")
-DEFAULT = ["-", "etag", "audit", "log", "store", "store+etag", "store+interceptor", "store+interceptor+etag"]
+DEFAULT = ["-", "writer", "etag", "log", "store", "store+writer", "store+writer+interceptor+etag", "bare-sql+writer"]
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:

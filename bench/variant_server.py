@@ -2,19 +2,23 @@
 
 Run as ``python -m bench.variant_server serve ...`` (the arguments of ``userservice serve``) with
 ``BENCH_REMOVE`` set to a comma-separated list of parts to take out of, or experiments to run in, every
-call. Parts (each measures what it costs under load by its absence):
+call. The server starts its writer process as ``python -m bench.variant_server writer ...``, so the
+same parts are taken out of both processes. Parts (each measures what it costs under load by its absence):
 
+- ``writer``: the writer process (``serve --no-writer-process``: the server writes itself, as before);
 - ``etag``: the ``etag`` initial metadata (grpc.aio sends it as a batch of its own);
 - ``audit``: the audit row (its JSON and its INSERT);
 - ``log``: the access log line;
-- ``store``: the whole update (UpdateUser answers with the request's user, etag and all);
-- ``interceptor``: the call interceptor (no authentication, decoding, error mapping or log; only
-  meaningful with ``store``, since the servicer needs the caller it sets).
+- ``store``: the whole update (UpdateUser answers with the request's user, etag and all; in the writer,
+  so the hand-over to it stays unless ``writer`` goes too);
+- ``interceptor``: the call interceptor (no authentication, decoding, error mapping, log or hand-over to
+  the writer; only meaningful with ``store``, since the servicer needs the caller it sets).
 
 Experiments (each tests one idea for the write path; none is safe to ship as it is):
 
-- ``writer-thread``: UpdateUser runs its update on a one-thread executor (with its own SQLite
-  connection), so that SQLite's work, which runs without the GIL, could overlap the event loop's;
+- ``bare-sql``: UpdateUser as its five SQL statements (BEGIN IMMEDIATE, the read, the UPDATE, the audit
+  INSERT, COMMIT) and the reply built from the row: no mask, validation or other Python logic, so what
+  any implementation of this transaction costs at least;
 - ``commit-every-4``: a SQLite write transaction stays open and commits every fourth write, which is
   what a group commit could save at most (a crash loses up to three acknowledged writes: never ship);
 - ``ten-sqlite-calls``: ten more ``SELECT 1`` per update, each of which releases and takes back the
@@ -25,22 +29,19 @@ Experiments (each tests one idea for the write path; none is safe to ship as it 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from service import logs, store, users
 from service import server as server_module
 
 REMOVE = frozenset(filter(None, os.environ.get("BENCH_REMOVE", "").split(",")))
-PARTS = frozenset({"etag", "audit", "log", "store", "interceptor"})
-EXPERIMENTS = frozenset({"bare-sql", "writer-process", "writer-thread", "commit-every-4", "ten-sqlite-calls",
-                         "sections"})
+PARTS = frozenset({"writer", "etag", "audit", "log", "store", "interceptor"})
+EXPERIMENTS = frozenset({"bare-sql", "commit-every-4", "ten-sqlite-calls", "sections"})
 SECTIONS_EVERY = 4000
 
 
@@ -70,10 +71,6 @@ def _apply() -> None:
             kwargs.pop("interceptors", None)
             return real(*args, **kwargs)
         server_module.grpc.aio.server = no_interceptors
-    if "writer-thread" in REMOVE:
-        _writer_thread()
-    if "writer-process" in REMOVE:
-        _writer_process()
     if "bare-sql" in REMOVE:
         _bare_sql()
     if "commit-every-4" in REMOVE:
@@ -82,56 +79,6 @@ def _apply() -> None:
         _more_sqlite_calls(10)
     if "sections" in REMOVE:
         _sections()
-
-
-def _finish(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine that never suspends (an update without a password) to its end, on this thread."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise RuntimeError("the update suspended: the writer-thread experiment takes updates without a password")
-
-
-def _writer_thread() -> None:
-    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="writer")
-
-    async def update_user(self: Any, request: Any, context: Any) -> Any:
-        update = self.update(users.principal(), request, etag=users.metadata_value(context, "if-match"))
-        updated = await asyncio.get_running_loop().run_in_executor(pool, _finish, update)
-        await users.send_etag(context, updated)
-        return updated
-    users.UserService.UpdateUser = update_user  # type: ignore[method-assign]
-
-
-def _writer_process() -> None:
-    import grpc
-    from userservice.v1 import user_service_pb2_grpc
-
-    from bench.writer_process import Writer
-    writer = Writer(sys.argv[sys.argv.index("--database") + 1])
-    real_add = user_service_pb2_grpc.add_UserServiceServicer_to_server
-
-    async def update_user(raw: bytes, context: Any) -> bytes:
-        who = users.principal()
-        head = (f"{who.key_id}\0{who.tenant_id}\0{who.tenant}\0{who.role}\0{who.user_id or ''}\0"
-                f"{users.metadata_value(context, 'if-match')}\0")
-        answer = await writer.call(head.encode() + raw)
-        if answer[:1] != b"U":
-            raise RuntimeError(answer[1:].decode())
-        etag, _, user = answer[1:].partition(b"\0")
-        await context.send_initial_metadata((("etag", etag.decode()),))
-        return user
-
-    def add(servicer: Any, server: Any) -> None:
-        real_add(servicer, server)
-        # Raw bytes in and out: the writer decodes the request and encodes the user. Registered methods are
-        # looked up before generic handlers, so this handler replaces the generated one.
-        handler = grpc.unary_unary_rpc_method_handler(update_user, request_deserializer=bytes,
-                                                      response_serializer=None)
-        server.add_registered_method_handlers("userservice.v1.UserService", {"UpdateUser": handler})
-    user_service_pb2_grpc.add_UserServiceServicer_to_server = add
 
 
 def _bare_sql() -> None:
@@ -237,6 +184,11 @@ def _sections() -> None:
 
 if __name__ == "__main__":
     _apply()
+    from service import writer
+
+    writer.Writer.command = (sys.executable, "-m", "bench.variant_server", "writer")
+    if sys.argv[1] == "writer":
+        sys.exit(writer.main(sys.argv[2:]))
     from service.cli import main
 
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:] + (["--no-writer-process"] if "writer" in REMOVE else [])))

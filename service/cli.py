@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                             "call fails with UNAVAILABLE (default %(default)s)")
     serve.add_argument("--sqlite-max-page-count", type=int, default=None,
                        help="test-only: cap the SQLite file at this many pages, to simulate a full disk")
+    serve.add_argument("--no-writer-process", action="store_true",
+                       help="SQLite: write from the server process itself instead of a writer process (one core)")
     serve.add_argument("--replicas", type=int, default=1,
                        help="server processes behind one Envoy, replica i on --grpc-port + i (PostgreSQL only)")
 
@@ -120,8 +122,8 @@ async def _serve(args: argparse.Namespace) -> None:
 
     await serve(args.database, args.grpc_port, None if args.no_envoy else args.http_port,
                 hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
-                listen=args.listen,
-                max_page_count=args.sqlite_max_page_count)
+                listen=args.listen, max_page_count=args.sqlite_max_page_count,
+                writer_process=not args.no_writer_process)
 
 
 if __name__ == "__main__":

@@ -64,11 +64,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             key_id = None
             try:
                 who = None
+                metadata = context.invocation_metadata() or ()
                 if authenticate:
-                    who = self.auth.authenticate(context.invocation_metadata() or ())
+                    who = self.auth.authenticate(metadata)
                     key_id = who.key_id
                 if writer is not None:  # the writer decodes, runs and encodes; an error comes back as a status
-                    answer = await writer.call(method, who, context.invocation_metadata() or (), raw)
+                    answer = await writer.call(method, who, metadata, raw)
                     code = answer.code
                     if code is not grpc.StatusCode.OK:
                         await context.abort(code, answer.details, answer.trailing_metadata)

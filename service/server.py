@@ -72,14 +72,20 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
 
 async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
                 grace: float = 10.0, listen: str = "127.0.0.1", busy_timeout_ms: int = 5000,
-                max_page_count: int | None = None) -> None:
-    """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server."""
+                max_page_count: int | None = None, writer_process: bool = True) -> None:
+    """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server.
+
+    ``writer_process`` (SQLite): run the calls that write in a writer process (``service.writer``);
+    without it this process writes too, as on PostgreSQL.
+    """
     store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
     writer = None
-    if store.is_sqlite:  # the writer process writes (and checkpoints the WAL); this one reads
+    if store.is_sqlite and writer_process:  # the writer process writes (and checkpoints the WAL); this one reads
         writer = Writer(database, hash_workers=hash_workers, busy_timeout_ms=busy_timeout_ms,
                         max_page_count=max_page_count)
         await writer.start()
+    else:
+        store.checkpoint_in_background()
     hasher = Hasher(workers=hash_workers)
     running = await create_server(store, hasher, f"{listen}:{grpc_port}", writer)
     envoy = None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import pickle
@@ -31,7 +32,7 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,7 @@ class _Frames(asyncio.Protocol):
         self.buffer = bytearray()
         self.on_frames, self.on_lost = on_frames, on_lost
         self.transport: asyncio.Transport | None = None
+        self.outgoing: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -108,13 +110,24 @@ class _Frames(asyncio.Protocol):
             self.on_frames(frames)
 
     def send(self, call: int, body: bytes) -> None:
+        """Queue a frame; the frames of one event-loop turn leave together, in one write."""
         if self.transport is None:
             raise ConnectionError("the writer connection is closed")
-        self.transport.write(HEAD.pack(len(body), call) + body)
+        if not self.outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.outgoing += (HEAD.pack(len(body), call), body)
+
+    def _flush(self) -> None:
+        if self.transport is not None and self.outgoing:
+            self.transport.write(b"".join(self.outgoing))
+        self.outgoing.clear()
 
 
 class Writer:
     """The server's side: starts the writer process and relays calls to it."""
+
+    #: How the writer process is started (``bench.variant_server`` starts its own, with the same arguments).
+    command: tuple[str, ...] = (sys.executable, "-m", "service.writer")
 
     def __init__(self, database: str, *, hash_workers: int = 1, busy_timeout_ms: int = 5000,
                  max_page_count: int | None = None) -> None:
@@ -137,7 +150,7 @@ class Writer:
             ours, theirs = socket.socketpair()
             with theirs:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "service.writer", "--fd", str(theirs.fileno()), *self.args],
+                    [*self.command, "--fd", str(theirs.fileno()), *self.args],
                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
             loop = asyncio.get_running_loop()
             ready: asyncio.Future[Answer] = loop.create_future()
@@ -228,6 +241,33 @@ class _Collector:
         self.handlers.update({f"/{service}/{name}": handler for name, handler in handlers.items()})
 
 
+class _Resume:
+    """Awaits the rest of a coroutine that was started by hand and is waiting on ``waiting``."""
+
+    __slots__ = ("coroutine", "waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.coroutine, self.waiting = coroutine, waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waiting = self.waiting
+        while True:
+            try:
+                yield waiting  # the task waits for it, as it would have for the coroutine itself
+            except BaseException as exc:
+                send: Callable[[], Any] = functools.partial(self.coroutine.throw, exc)
+            else:
+                send = functools.partial(self.coroutine.send, None)
+            try:
+                waiting = send()
+            except StopIteration:
+                return
+
+
+async def _resume(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    await _Resume(coroutine, waiting)
+
+
 def _status(err: ServiceError | None) -> Answer:
     status = to_grpc_status(err) if err is not None else internal_status()
     return Answer(status.code, details=status.details, trailing_metadata=tuple(status.trailing_metadata))
@@ -255,8 +295,8 @@ async def _serve(sock: socket.socket, database: str, hash_workers: int, busy_tim
 
     async def run(call: int, body: bytes) -> None:
         method, who, metadata, raw = pickle.loads(body)
-        handler = handlers[method]
         try:
+            handler = handlers[method]
             try:
                 request = handler.request_deserializer(raw)
             except (DecodeError, ValueError):
@@ -276,9 +316,16 @@ async def _serve(sock: socket.socket, database: str, hash_workers: int, busy_tim
 
     def on_frames(batch: list[tuple[int, bytes]]) -> None:
         for call, body in batch:
-            # Each call in a task of its own (a fresh copy of the context, so PRINCIPAL is per call);
-            # tasks start in arrival order, and a transaction never awaits, so none interleave.
-            task = loop.create_task(run(call, body), context=contextvars.Context())
+            # Each call in a context of its own (so PRINCIPAL is per call), run here to its end unless
+            # it waits (for a password hash): then a task finishes it. Calls start in arrival order,
+            # and a transaction never awaits, so none interleave.
+            context = contextvars.Context()
+            coroutine = run(call, body)
+            try:
+                waiting = context.run(coroutine.send, None)
+            except StopIteration:
+                continue
+            task = loop.create_task(_resume(coroutine, waiting), context=context)
             running.add(task)
             task.add_done_callback(running.discard)
 
