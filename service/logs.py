@@ -40,8 +40,9 @@ def access(method: str, code: str, latency_ms: float, key_id: str | None) -> Non
     """One access line per call, formatted directly: it runs on every call, so no LogRecord.
 
     Every value is ASCII from a closed set (method and code names, hex key ids), so no escaping.
-    Lines of calls that finish in one turn of the event loop are written together at the end of
-    that turn (one ``write`` instead of one per call; ``flush_access`` also runs at exit).
+    Lines are written together, ``ACCESS_FLUSH_S`` after the first of them (or at once when
+    ``ACCESS_MAX_PENDING`` wait): one ``write`` and no extra turn of the event loop for many
+    calls. ``flush_access`` also runs at exit.
     """
     if not _ACCESS_ON:
         return
@@ -52,11 +53,13 @@ def access(method: str, code: str, latency_ms: float, key_id: str | None) -> Non
             f'"key_id": {key}}}\n')
     if not _PENDING:
         try:
-            asyncio.get_running_loop().call_soon(flush_access)
+            asyncio.get_running_loop().call_later(ACCESS_FLUSH_S, flush_access)
         except RuntimeError:  # no event loop: write it now
             sys.stderr.write(line)
             return
     _PENDING.append(line)
+    if len(_PENDING) >= ACCESS_MAX_PENDING:
+        flush_access()  # the timer then finds nothing to write
 
 
 def flush_access() -> None:
@@ -72,6 +75,9 @@ def _second(second: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
+#: Access lines wait at most this long, or until this many wait (measured: writing them once per turn
+#: of the event loop, as before, cost about a tenth of the server's throughput under load).
+ACCESS_FLUSH_S, ACCESS_MAX_PENDING = 0.05, 512
 _PENDING: list[str] = []
 _ACCESS_ON = False
 _PID = os.getpid()
