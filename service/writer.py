@@ -166,7 +166,10 @@ class Writer:
     async def call(self, method: str, who: Principal | None, metadata: Iterable[Any], raw: bytes) -> Answer:
         """Run ``method`` in the writer; raises ``Unavailable`` if the writer stops before it answers."""
         if self.frames is None:
-            await self.start()
+            try:
+                await self.start()
+            except RuntimeError as exc:
+                raise Unavailable("the writer process cannot start; retry", reason="WRITER_UNAVAILABLE") from exc
         assert self.frames is not None
         self.calls += 1
         call = self.calls
