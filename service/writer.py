@@ -8,9 +8,10 @@ metadata (the ``etag``), or the status to abort with. So the gRPC side and the w
 cores at once, and the SQLite file still has one writer process, whose transactions never interleave
 (each has no ``await`` inside, as before).
 
-Measured (docs/benchmarks.md): UpdateUser went from 0.37 to about 0.5 of the no-op floor on the
-2-core machine, because the server's event loop, which bounds throughput, no longer runs the
-transaction. PostgreSQL needs none of this: every server process writes itself.
+Measured (docs/benchmarks.md): UpdateUser from 0.32 to 0.42 of the no-op floor in one run on the
+2-core machine (+13% to +49% throughput in same-run A/Bs), because the server's event loop, which
+bounded throughput, no longer runs the transactions. PostgreSQL needs none of this: every server
+process writes itself.
 
 The two talk over a socket pair the server makes and the writer inherits, in frames of
 ``<length, call id>`` then a pickled body (the peer is our own child; nothing else can reach the
@@ -87,6 +88,7 @@ class _Frames(asyncio.Protocol):
         self.on_frames, self.on_lost = on_frames, on_lost
         self.transport: asyncio.Transport | None = None
         self.outgoing: list[bytes] = []
+        self.corked = False  # while set, ``send`` only queues: the caller flushes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -113,11 +115,11 @@ class _Frames(asyncio.Protocol):
         """Queue a frame; the frames of one event-loop turn leave together, in one write."""
         if self.transport is None:
             raise ConnectionError("the writer connection is closed")
-        if not self.outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
+        if not self.outgoing and not self.corked:
+            asyncio.get_running_loop().call_soon(self.flush)
         self.outgoing += (HEAD.pack(len(body), call), body)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self.transport is not None and self.outgoing:
             self.transport.write(b"".join(self.outgoing))
         self.outgoing.clear()
@@ -318,19 +320,27 @@ async def _serve(sock: socket.socket, database: str, hash_workers: int, busy_tim
             frames.send(call, answer.dumps())
 
     def on_frames(batch: list[tuple[int, bytes]]) -> None:
-        for call, body in batch:
-            # Each call in a context of its own (so PRINCIPAL is per call), run here to its end unless
-            # it waits (for a password hash): then a task finishes it. Calls start in arrival order,
-            # and a transaction never awaits, so none interleave.
-            context = contextvars.Context()
-            coroutine = run(call, body)
-            try:
-                waiting = context.run(coroutine.send, None)
-            except StopIteration:
-                continue
-            task = loop.create_task(_resume(coroutine, waiting), context=context)
-            running.add(task)
-            task.add_done_callback(running.discard)
+        frames.corked = True  # the answers of calls that finish here leave together, at the end
+        try:
+            for call, body in batch:
+                start(call, body)
+        finally:
+            frames.corked = False
+            frames.flush()
+
+    def start(call: int, body: bytes) -> None:
+        """Run one call in a context of its own (so PRINCIPAL is per call), here to its end unless it
+        waits (for a password hash): then a task finishes it. Calls start in arrival order, and a
+        transaction never awaits, so none interleave."""
+        context = contextvars.Context()
+        coroutine = run(call, body)
+        try:
+            waiting = context.run(coroutine.send, None)
+        except StopIteration:
+            return
+        task = loop.create_task(_resume(coroutine, waiting), context=context)
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     _, frames = await loop.create_unix_connection(lambda: _Frames(on_frames, closed.set), sock=sock)
     frames.send(0, Answer(grpc.StatusCode.OK).dumps())
