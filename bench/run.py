@@ -3,7 +3,7 @@
 Builds a 10,000-user database (and a cached 1,000,000-user one under bench/results/), starts the
 no-op floor server and the real service (with Envoy), drives them with h2load and wrk, and prints
 req/s, p50, p99 and the ratios the goals of docs/benchmarks.md are stated in. Every measurement is
-taken once per round (``--rounds``, 3 by default), so that each ratio compares figures taken seconds apart
+taken once per round (``--rounds``, 5 by default), so that each ratio compares figures taken seconds apart
 and a burst of CPU steal on one of them moves one round, not the result. Results also go to
 bench/results/last.json. Every server is on a free port and stopped at the end, whatever happens.
 """
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=15_000, help="h2load requests per measurement")
     parser.add_argument("--seconds", type=int, default=6, help="wrk duration per measurement")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of every measurement; goals use the median of the per-round ratios")
     parser.add_argument("--big", type=int, default=1_000_000, help="users in the big database (0: skip)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: rest,list,password,big")
