@@ -15,7 +15,8 @@ process writes itself.
 
 The two talk over a socket pair the server makes and the writer inherits, in frames of
 ``<length, call id>`` then a pickled body (the peer is our own child; nothing else can reach the
-socket). The writer stops when the socket closes: when the server stops, or dies. If the writer
+socket). The writer stops when the socket closes: when the server stops, or dies (it ignores SIGINT and
+SIGTERM, which a terminal or a service manager may send to the whole process group). If the writer
 dies, its pending calls get UNAVAILABLE (clients retry; a ``request_id`` makes that safe) and the
 next call starts a new one.
 """
@@ -29,6 +30,7 @@ import functools
 import logging
 import os
 import pickle
+import signal
 import socket
 import struct
 import subprocess
@@ -364,6 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sqlite-max-page-count", type=int, default=None)
     args = parser.parse_args(argv)
     logs.setup()
+    # Ctrl-C, or a service manager that signals the whole process group, would otherwise stop the writer
+    # while the server still drains calls that need it: it stops when the server closes the socket.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
     os.set_blocking(sock.fileno(), False)
     asyncio.run(_serve(sock, args.database, args.hash_workers, args.busy_timeout_ms, args.sqlite_max_page_count))

@@ -123,10 +123,21 @@ def test_the_writer_does_not_outlive_a_killed_server(tmp_path: Path) -> None:
     assert wait_until(lambda: gone(writer)), "the writer process outlived its server"
 
 
-def test_sigterm_stops_the_writer_too(tmp_path: Path) -> None:
+def test_the_writer_stops_with_its_server_not_on_signals_meant_for_the_group(tmp_path: Path) -> None:
     svc = Service(tmp_path, envoy=False)
     [writer] = writers(svc)
-    assert svc.stop() == 0
+    try:
+        key = svc.key()
+        user = svc.create(key)
+        # Ctrl-C or a service manager signals every process of the group: the server drains its calls,
+        # and they still need the writer.
+        os.kill(writer, signal.SIGTERM)
+        os.kill(writer, signal.SIGINT)
+        time.sleep(0.3)
+        assert not gone(writer)
+        assert svc.call("UpdateUser", rename(user.id, "still written"), key).display_name == "still written"
+    finally:
+        assert svc.stop() == 0
     assert gone(writer)
 
 
