@@ -25,36 +25,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import dataset
+from bench.cpu import busy_seconds, cpu_seconds, tree
 from bench.run import RESULTS, free_port, measured_update, process, serve
 from bench.variant_server import EXPERIMENTS
 from service.passwords import make_context
 
-TICK = os.sysconf("SC_CLK_TCK")
 DEFAULT = ["-", "writer", "etag", "log", "store", "store+writer", "store+writer+interceptor+etag", "bare-sql+writer"]
-
-
-def cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) of every thread of ``pid``."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        out[tid] = (int(fields[11]) + int(fields[12])) / TICK
-    return out
-
-
-def tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (the writer-process experiment's writer is a child of its server)."""
-    found = [pid]
-    for task in os.listdir(f"/proc/{pid}/task"):
-        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
-            found += tree(int(child))
-    return found
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all cores; idle and iowait excluded)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,16 +19,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from bench import dataset
+from bench.cpu import Meter
 from bench.load import Result, grpc_body, h2load, wrk_patch
 from service import processes
 from service.passwords import make_context
@@ -205,9 +207,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r.name:<34} {r.rps:>8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
               f"n={r.requests} failed={r.failed} {r.note}", flush=True)
 
+    cpu: dict[str, list[dict[str, float]]] = {}  # name -> per round, CPU us per call by role (bench.cpu)
+
+    def metered(root: int, run: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+        with Meter(root) as meter:
+            result = run(*args, **kwargs)
+        cpu.setdefault(result.name, []).append({**meter.per_call(result.requests), "cores": meter.cores})
+        return result
+
     noop_port, grpc_port, http_port = free_port(), free_port(), free_port()
     with process([sys.executable, "-m", "bench.noop_server", "--port", str(noop_port)], run_dir / "noop.log",
-                 "ready"), serve(small, grpc_port, http_port, run_dir / "serve-10000.log"):
+                 "ready") as noop, serve(small, grpc_port, http_port, run_dir / "serve-10000.log") as server:
         check_grpc(grpc_port, key, width)
         # Warm both up (connections, caches, first-call code paths), then alternate floor and service,
         # round after round: each ratio is taken within a round, seconds apart.
@@ -217,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.rounds):
             print(f"round {i + 1}/{args.rounds}", flush=True)
             for streams in (16, 64):
-                show(measured_update(f"floor (no-op) {streams} streams", noop_port, None, None, width, streams,
-                                     args.requests))
-                show(measured_update(f"UpdateUser gRPC {streams} streams", grpc_port, key, small, width, streams,
-                                     args.requests))
+                show(metered(noop.pid, measured_update, f"floor (no-op) {streams} streams", noop_port, None, None,
+                             width, streams, args.requests))
+                show(metered(server.pid, measured_update, f"UpdateUser gRPC {streams} streams", grpc_port, key,
+                             small, width, streams, args.requests))
                 if "rest" not in skip:
-                    show(wrk_patch(f"REST PATCH Envoy {streams} conns", http_port, key=key, users=n, width=width,
-                                   connections=streams, seconds=args.seconds))
+                    show(metered(server.pid, wrk_patch, f"REST PATCH Envoy {streams} conns", http_port, key=key,
+                                 users=n, width=width, connections=streams, seconds=args.seconds))
             for page, token in tokens.items():
                 body = grpc_body(user_service_pb2.ListUsersRequest(page_size=20, page_token=token))
                 show(h2load(f"ListUsers page {page} (size 20)", grpc_port, LIST, body, key=key, streams=16,
@@ -258,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     steal, total = (b - a for a, b in zip(start_cpu, cpu_times(), strict=True))
     print(f"\nCPU steal during the run: {100 * steal / max(total, 1):.1f}% of the machine's CPU time "
           "(time the hypervisor gave to other guests; absolute figures drop with it, ratios much less)")
-    report(results, run_dir, args.rounds)
+    report(results, run_dir, args.rounds, cpu)
     return 0
 
 
@@ -276,6 +286,23 @@ def ratio(results: dict[str, list[Result]], a: str, b: str, field: str = "rps") 
                              for x, y in zip(results[a], results[b], strict=True))
 
 
+def print_cpu(cpu: dict[str, list[dict[str, float]]]) -> None:
+    """Where each call's CPU went (medians over rounds), and what REST / gRPC would be if both were CPU-bound."""
+    roles = ("server", "writer", "envoy", "load")
+    med = {name: {k: statistics.median(r.get(k, 0.0) for r in rounds) for k in (*roles, "cores")}
+           for name, rounds in cpu.items()}
+    print("\n| CPU us per call (medians) | server | writer | envoy | load generator | all | machine busy (cores) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, m in med.items():
+        print(f"| {name} | {m['server']:.0f} | {m['writer']:.0f} | {m['envoy']:.0f} | {m['load']:.0f} | "
+              f"{sum(m[k] for k in roles):.0f} | {m['cores']:.2f} |")
+    grpc_call, rest_call = med.get("UpdateUser gRPC 16 streams"), med.get("REST PATCH Envoy 16 conns")
+    if grpc_call and rest_call:
+        bound = sum(grpc_call[k] for k in roles) / sum(rest_call[k] for k in roles)
+        print(f"\nREST / gRPC at 16 if both used the whole machine: {bound:.2f} (all CPU of a gRPC call / of a REST "
+              "call): the 0.8 goal needs Envoy and wrk to cost at most a quarter of a gRPC call's CPU.")
+
+
 def median_result(runs: list[Result]) -> Result:
     """One row for a measurement taken once per round: the median of each figure, failures summed."""
     first = runs[0]
@@ -284,7 +311,8 @@ def median_result(runs: list[Result]) -> Result:
                   sum(r.failed for r in runs), "; ".join(r.note for r in runs if r.note))
 
 
-def report(results: dict[str, list[Result]], run_dir: Path, rounds: int) -> None:
+def report(results: dict[str, list[Result]], run_dir: Path, rounds: int,
+           cpu: dict[str, list[dict[str, float]]] | None = None) -> None:
     goals = []
 
     def goal(text: str, value: float | None, ok: bool | None) -> None:
@@ -322,6 +350,8 @@ def report(results: dict[str, list[Result]], run_dir: Path, rounds: int) -> None
     print("\n| goal | measured | met |\n|---|---:|---|")
     for text, value, ok in goals:
         print(f"| {text} | {value:.2f} | {'-' if ok is None else ('yes' if ok else 'NO')} |")
+    if cpu:
+        print_cpu(cpu)
     data = {"results": {name: [asdict(x) for x in runs] for name, runs in results.items()}, "goals": goals,
             "rounds": rounds, "time": time.strftime("%Y-%m-%d %H:%M")}
     for path in (run_dir / "results.json", RESULTS / "last.json"):
