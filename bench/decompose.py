@@ -2,14 +2,14 @@
 
     .venv/bin/python -m bench.decompose [--rounds 5] [--requests 10000] [VARIANT ...]
 
-A VARIANT is ``-`` (the service as shipped) or parts joined by ``+``: parts to remove (``etag``, ``audit``,
-``log``, ``store``, ``interceptor``) or experiments to run (``writer-thread``, ``commit-every-4``,
+A VARIANT is ``-`` (the service as shipped) or parts joined by ``+``: parts to remove (``writer``, ``etag``,
+``audit``, ``log``, ``store``, ``interceptor``) or experiments to run (``bare-sql``, ``commit-every-4``,
 ``ten-sqlite-calls``, ``sections``); see ``bench.variant_server``. Every variant runs as its own server on its own
 copy of the 10,000-user database, without Envoy; each round measures the floor, then each variant, with
-h2load at 16 streams (as ``make bench``). For each it reads the server's CPU time from /proc: the whole
-process, and its main thread, which runs the event loop and every line of Python, and so bounds the
-throughput. It prints per-round figures and, at the end, the medians. Figures move a lot between rounds on
-a shared machine: compare medians of one run.
+h2load at 16 streams (as ``make bench``). For each it reads CPU time from /proc: the server's whole process
+tree (its writer process included), the server's main thread, which runs its event loop and bounded the
+throughput of the one-process service, and the machine's busy cores. It prints per-round figures and, at
+the end, the medians. Figures move a lot between rounds on a shared machine: compare medians of one run.
 """
 
 from __future__ import annotations
