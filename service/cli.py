@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.replicas > 1:
             return replicas.run(args.database, args.replicas, args.grpc_port,
                                 None if args.no_envoy else args.http_port,
-                                hash_workers=args.hash_workers, grace=args.grace)
+                                hash_workers=args.hash_workers, grace=args.grace, listen=args.listen)
         asyncio.run(_serve(args))
         return 0
     store = _store(args.database)

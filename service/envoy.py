@@ -41,10 +41,17 @@ def _mapper(status: int | None, code: int) -> str:
                 content_type: application/json"""
 
 
+def local_address(listen: str) -> str:
+    """Where this machine reaches a port bound on ``listen``: the address itself, or loopback for a wildcard."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen, listen)
+
+
 def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.1",
            services: Sequence[str] = SERVICES) -> str:
+    """The config of an Envoy on ``listen``, whose upstreams are gRPC servers on the same address."""
+    upstream = local_address(listen)
     endpoints = "\n".join(
-        f"        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {p}}}}}}}"
+        f"        - endpoint: {{address: {{socket_address: {{address: \"{upstream}\", port_value: {p}}}}}}}"
         for p in grpc_ports
     )
     mappers = "\n".join([*(_mapper(s, c) for s, c in LOCAL_REPLY_CODES.items()), _mapper(None, 2)])
@@ -79,6 +86,7 @@ class Envoy:
     def __init__(self, http_port: int, grpc_ports: Sequence[int], *, log_level: str = "warning",
                  listen: str = "127.0.0.1") -> None:
         self.http_port = http_port
+        self.address = local_address(listen)
         self._dir = tempfile.TemporaryDirectory(prefix="userservice-envoy-")
         config = Path(self._dir.name) / "envoy.yaml"
         config.write_text(render(http_port, grpc_ports, listen=listen))
@@ -96,7 +104,7 @@ class Envoy:
             if self.process.poll() is not None:
                 raise RuntimeError(f"envoy exited with {self.process.returncode}:\n{self.log_path.read_text()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.2):
+                with socket.create_connection((self.address, self.http_port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.05)

@@ -83,7 +83,7 @@ def _relay(stream: IO[str]) -> None:
 
 
 def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
-        grace: float = 10.0) -> int:
+        grace: float = 10.0, listen: str = "127.0.0.1") -> int:
     """Serve with ``replicas`` processes until SIGTERM or SIGINT; returns the exit status."""
     stop = threading.Event()
 
@@ -93,7 +93,7 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     child = [sys.executable, "-m", "service.cli", "serve", "--no-envoy", "--database", database,
-             "--hash-workers", str(hash_workers), "--grace", str(grace)]
+             "--hash-workers", str(hash_workers), "--grace", str(grace), "--listen", listen]
     # --grpc-port P: replica i listens on P + i; 0: each replica takes a free port.
     group = [Replica(i, child, grpc_port + i if grpc_port else 0) for i in range(replicas)]
     envoy: Envoy | None = None
@@ -102,10 +102,10 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
             replica.start()
         ports = [r.port for r in group]
         if http_port is not None:
-            envoy = Envoy(http_port, ports)
+            envoy = Envoy(http_port, ports, listen=listen)
             envoy.wait_ready()
-        print(READY + ", ".join(f"127.0.0.1:{p}" for p in ports) + f" ({replicas} replicas)"
-              + (f", REST and gRPC through Envoy on 127.0.0.1:{http_port}" if envoy else ""), flush=True)
+        print(READY + ", ".join(f"{listen}:{p}" for p in ports) + f" ({replicas} replicas)"
+              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else ""), flush=True)
         while not stop.wait(0.2):
             for replica in group:
                 if not replica.alive() and not stop.is_set():

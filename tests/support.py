@@ -25,6 +25,7 @@ from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from service import processes
 from service.auth import new_key
+from service.logs import ACCESS_FLUSH_S
 from service.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,19 +132,22 @@ class Service:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.database = database or f"sqlite:///{workdir}/users.db"
+        extra = extra or []
+        #: Where the service listens (``--listen`` in ``extra``), 127.0.0.1 by default.
+        self.host = extra[extra.index("--listen") + 1] if "--listen" in extra else "127.0.0.1"
         self.grpc_port = free_port()
         self.http_port = free_port() if envoy else None
         self.log_path = workdir / "serve.log"
         self.store = Store(self.database)  # for test setup only: keys, direct reads
         args = [str(BIN / "userservice"), "serve", "--database", self.database,
-                "--grpc-port", str(self.grpc_port), "--grace", "5", *(extra or [])]
+                "--grpc-port", str(self.grpc_port), "--grace", "5", *extra]
         args += ["--http-port", str(self.http_port)] if envoy else ["--no-envoy"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self._log_start = self._log.tell()
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
                                         stdin=subprocess.DEVNULL)
         self._wait_ready()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        self.channel = grpc.insecure_channel(f"{self.host}:{self.grpc_port}")
         self.stub = user_service_pb2_grpc.UserServiceStub(self.channel)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
@@ -167,6 +171,8 @@ class Service:
         return self.process.returncode
 
     def logs(self) -> str:
+        """Everything the service logged so far (access lines are written up to ``ACCESS_FLUSH_S`` after their call)."""
+        time.sleep(2 * ACCESS_FLUSH_S)
         return self.log_path.read_text()
 
     # ---- the database, read or changed behind the service's back (setup and checks only) --------
@@ -227,7 +233,7 @@ class Service:
             hdrs["authorization"] = f"Bearer {key}"
         hdrs.update(headers or {})
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=15)
+        conn = http.client.HTTPConnection(self.host, port or self.http_port, timeout=15)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()

@@ -64,3 +64,28 @@ def test_restart_keeps_data_and_logs_are_json_lines(tmp_path: Path) -> None:
     assert {"method", "status", "latency_ms", "key_id"} <= set(calls[0])
     assert any(c["method"] == "ListUsers" and c["status"] == "OK" for c in calls)
     assert key not in again.logs() and key.split("_", 2)[2] not in again.logs()
+
+
+def refused(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_listen_binds_grpc_and_envoy_to_that_address_only(tmp_path: Path) -> None:
+    # 127.0.0.2 is loopback too (127.0.0.0/8), but not the default 127.0.0.1: a server that ignored
+    # --listen, or an Envoy that looked for its upstream on 127.0.0.1, would fail here.
+    svc = Service(tmp_path / "svc", extra=["--listen", "127.0.0.2"])
+    try:
+        key = svc.key("admin")
+        made = svc.create(key, nickname="there")  # gRPC on 127.0.0.2
+        reply = svc.rest("GET", f"/v1/users/{made.id}", key=key)  # REST through Envoy on 127.0.0.2
+        assert reply.status == 200 and reply.json["nickname"] == "there"
+        assert svc.http_port is not None
+        assert refused("127.0.0.1", svc.grpc_port) and refused("127.0.0.1", svc.http_port)
+    finally:
+        svc.stop()

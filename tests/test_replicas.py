@@ -24,6 +24,7 @@ from userservice.v1 import user_pb2, user_service_pb2_grpc
 from userservice.v1 import user_service_pb2 as api
 
 from service import processes
+from service.logs import ACCESS_FLUSH_S
 from tests.support import BIN, ROOT, free_port, fresh_postgres, rpc_error, unique
 
 needs_postgres = pytest.mark.postgres_only
@@ -32,19 +33,20 @@ needs_postgres = pytest.mark.postgres_only
 class Replicas:
     """`userservice serve --replicas N` on free ports; ``stop()`` sends SIGTERM and waits."""
 
-    def __init__(self, workdir: Path, database: str, count: int = 2) -> None:
+    def __init__(self, workdir: Path, database: str, count: int = 2, listen: str = "127.0.0.1") -> None:
         self.database = database
+        self.host = listen
         self.http_port = free_port()
         self.log_path = workdir / f"replicas-{self.http_port}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [str(BIN / "userservice"), "serve", "--replicas", str(count), "--database", database,
-             "--grpc-port", "0", "--http-port", str(self.http_port), "--grace", "5"],
+             "--grpc-port", "0", "--http-port", str(self.http_port), "--grace", "5", "--listen", listen],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
         self.ports = self._wait_ready()
-        self.channels = [grpc.insecure_channel(f"127.0.0.1:{p}") for p in self.ports]
+        self.channels = [grpc.insecure_channel(f"{listen}:{p}") for p in self.ports]
         self.stubs = [user_service_pb2_grpc.UserServiceStub(c) for c in self.channels]
-        self.envoy_channel = grpc.insecure_channel(f"127.0.0.1:{self.http_port}")
+        self.envoy_channel = grpc.insecure_channel(f"{listen}:{self.http_port}")
         self.envoy = user_service_pb2_grpc.UserServiceStub(self.envoy_channel)
         self.key = self.cli_key()
 
@@ -243,6 +245,7 @@ def test_envoy_spreads_calls_over_both_replicas(replicas: Replicas) -> None:
 
 
 def _calls_per_pid(replicas: Replicas) -> dict[int, int]:
+    time.sleep(2 * ACCESS_FLUSH_S)  # access lines are written up to ACCESS_FLUSH_S after their call
     counts: dict[int, int] = {}
     for line in replicas.log_path.read_text().splitlines():
         if line.startswith("{"):
@@ -323,5 +326,22 @@ def test_a_replica_that_dies_is_restarted_on_its_port(tmp_path: Path) -> None:
                     assert stub.ListUsers(api.ListUsersRequest(), metadata=group.md(), timeout=10) is not None
             for _ in range(6):  # and Envoy reaches both
                 group.envoy.ListUsers(api.ListUsersRequest(), metadata=group.md(), timeout=10)
+        finally:
+            group.stop()
+
+
+@needs_postgres
+def test_replicas_and_their_envoy_listen_on_the_given_address(tmp_path: Path) -> None:
+    import socket
+
+    with fresh_postgres("userservice_listen") as url:
+        group = Replicas(tmp_path, url, listen="127.0.0.2")
+        try:
+            assert f"127.0.0.2:{group.ports[0]}" in group.log_path.read_text()
+            for stub in (*group.stubs, group.envoy):  # each replica, and Envoy in front of both
+                assert stub.ListUsers(api.ListUsersRequest(), metadata=group.md(), timeout=10) is not None
+            for port in (*group.ports, group.http_port):
+                with pytest.raises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
         finally:
             group.stop()
