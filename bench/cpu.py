@@ -58,15 +58,19 @@ def _own_and_children() -> float:
 
 @dataclass
 class Meter:
-    """CPU seconds by role over a block: ``with Meter(server_pid) as m: ...``, then ``m.per_call(n)``."""
+    """CPU seconds by role over a block: ``with Meter(server_pid) as m: ...``, then ``m.per_call(n)``.
+
+    Also ``main_thread``: the CPU seconds of the root process's main thread (its event loop).
+    """
 
     root: int
     seconds: dict[str, float] = field(default_factory=dict)
+    main_thread: float = 0.0
     cores: float = 0.0
 
     def __enter__(self) -> Meter:
         self._pids = tree(self.root)
-        self._before = {p: sum(cpu_seconds(p).values()) for p in self._pids}
+        self._before = {p: cpu_seconds(p) for p in self._pids}
         self._load, self._busy, self._wall = _own_and_children(), busy_seconds(), time.monotonic()
         return self
 
@@ -75,11 +79,14 @@ class Meter:
         self.seconds = {"load": _own_and_children() - self._load}
         for pid in self._pids:
             try:
-                spent = sum(cpu_seconds(pid).values()) - self._before[pid]
+                after = cpu_seconds(pid)
             except FileNotFoundError:  # it exited during the block
                 continue
-            name = role(pid, self.root)
-            self.seconds[name] = self.seconds.get(name, 0.0) + spent
+            before = self._before[pid]
+            if pid == self.root:
+                self.main_thread = after[str(pid)] - before[str(pid)]
+            name = role(pid, self.root)  # threads started during the block count from zero
+            self.seconds[name] = self.seconds.get(name, 0.0) + sum(t - before.get(tid, 0.0) for tid, t in after.items())
 
     def per_call(self, calls: int) -> dict[str, float]:
         """Microseconds of CPU per call, by role."""

@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import dataset
-from bench.cpu import busy_seconds, cpu_seconds, tree
+from bench.cpu import Meter
 from bench.run import RESULTS, free_port, measured_update, process, serve
 from bench.variant_server import EXPERIMENTS
 from service.passwords import make_context
@@ -47,22 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 
     def measure(name: str, pid: int, port: int, key: str | None, db: Path | None) -> float:
-        pids = tree(pid)
-        before = {p: cpu_seconds(p) for p in pids}
-        machine_before, wall_before = busy_seconds(), time.monotonic()
-        result = measured_update(name, port, key, db, width, 16, args.requests)
-        machine = busy_seconds() - machine_before
-        cores = machine / (time.monotonic() - wall_before)
-        after = {p: cpu_seconds(p) for p in pids}
-        total = sum(sum(after[p].values()) - sum(before[p].get(t, 0.0) for t in after[p]) for p in pids)
-        main_thread = after[pid][str(pid)] - before[pid][str(pid)]
+        with Meter(pid) as meter:
+            result = measured_update(name, port, key, db, width, 16, args.requests)
+        total = sum(seconds for role, seconds in meter.seconds.items() if role != "load")  # the server's tree
         row = rows[name]
         row["rps"].append(result.rps)
         row["cpu_us"].append(total * 1e6 / args.requests)
-        row["main_us"].append(main_thread * 1e6 / args.requests)
-        row["busy"].append(cores)
+        row["main_us"].append(meter.main_thread * 1e6 / args.requests)
+        row["busy"].append(meter.cores)
         print(f"  {name:26} {result.rps:7.0f} req/s  p99 {result.p99_ms:5.1f} ms  CPU/call {row['cpu_us'][-1]:4.0f}"
-              f" us  main thread {row['main_us'][-1]:4.0f} us  machine busy {cores:.2f} cores  {result.note}",
+              f" us  main thread {row['main_us'][-1]:4.0f} us  machine busy {meter.cores:.2f} cores  {result.note}",
               flush=True)
         return result.rps
 
