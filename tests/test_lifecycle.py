@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from tests.support import Service, unique
+from tests.support import Service, refused, unique
 
 
 def test_sigterm_drains_in_flight_calls_then_stops_envoy_and_server(tmp_path: Path) -> None:
@@ -64,16 +64,6 @@ def test_restart_keeps_data_and_logs_are_json_lines(tmp_path: Path) -> None:
     assert {"method", "status", "latency_ms", "key_id"} <= set(calls[0])
     assert any(c["method"] == "ListUsers" and c["status"] == "OK" for c in calls)
     assert key not in again.logs() and key.split("_", 2)[2] not in again.logs()
-
-
-def refused(host: str, port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return False
-    except ConnectionRefusedError:
-        return True
 
 
 def test_listen_binds_grpc_and_envoy_to_that_address_only(tmp_path: Path) -> None:

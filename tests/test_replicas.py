@@ -25,7 +25,7 @@ from userservice.v1 import user_service_pb2 as api
 
 from service import processes
 from service.logs import ACCESS_FLUSH_S
-from tests.support import BIN, ROOT, free_port, fresh_postgres, rpc_error, unique
+from tests.support import BIN, ROOT, free_port, fresh_postgres, refused, rpc_error, unique
 
 needs_postgres = pytest.mark.postgres_only
 
@@ -332,16 +332,12 @@ def test_a_replica_that_dies_is_restarted_on_its_port(tmp_path: Path) -> None:
 
 @needs_postgres
 def test_replicas_and_their_envoy_listen_on_the_given_address(tmp_path: Path) -> None:
-    import socket
-
     with fresh_postgres("userservice_listen") as url:
         group = Replicas(tmp_path, url, listen="127.0.0.2")
         try:
             assert f"127.0.0.2:{group.ports[0]}" in group.log_path.read_text()
             for stub in (*group.stubs, group.envoy):  # each replica, and Envoy in front of both
                 assert stub.ListUsers(api.ListUsersRequest(), metadata=group.md(), timeout=10) is not None
-            for port in (*group.ports, group.http_port):
-                with pytest.raises(ConnectionRefusedError):
-                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            assert all(refused("127.0.0.1", port) for port in (*group.ports, group.http_port))
         finally:
             group.stop()
