@@ -143,11 +143,10 @@ class Writer:
         self.frames: _Frames | None = None
         self.pending: dict[int, asyncio.Future[Answer]] = {}
         self.calls = 0
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()  # one start at a time (asyncio locks bind to a loop on first use)
 
     async def start(self) -> None:
         """Start the writer process (if none is running) and wait until it answers."""
-        self._starting = self._starting or asyncio.Lock()
         async with self._starting:
             if self.frames is not None:
                 return
