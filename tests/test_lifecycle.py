@@ -79,3 +79,17 @@ def test_listen_binds_grpc_and_envoy_to_that_address_only(tmp_path: Path) -> Non
         assert refused("127.0.0.1", svc.grpc_port) and refused("127.0.0.1", svc.http_port)
     finally:
         svc.stop()
+
+
+def test_access_lines_reach_the_log_while_the_server_runs(tmp_path: Path) -> None:
+    # Lines are written in batches, at most ACCESS_FLUSH_S after their call; Service.logs() waits that long.
+    svc = Service(tmp_path / "svc", envoy=False)
+    try:
+        key = svc.key("admin")
+        made = svc.create(key)
+        svc.get_user(key, made.id)
+        calls = [json.loads(line) for line in svc.logs().splitlines()
+                 if line.startswith("{") and '"msg": "call"' in line]
+        assert [(c["method"], c["status"]) for c in calls] == [("CreateUser", "OK"), ("GetUser", "OK")]
+    finally:
+        svc.stop()
