@@ -14,9 +14,12 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from service.errors import PermissionDenied, Unauthenticated
-from service.store import KeyRecord, Store
+
+if TYPE_CHECKING:  # storage runs commands that carry a Principal: import it for types only
+    from service.storage import KeyRecord, Store
 
 ROLES = ("admin", "reader", "user")
 #: Least privilege first: when several keys come with one call, the narrowest one acts.
@@ -93,7 +96,7 @@ class Authenticator:
         hit = self._cache.get(key_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        record = self.store.key(key_id)
+        record = self.store.keys.key(key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_id] = (now, record)

@@ -13,7 +13,8 @@ from service import logs, replicas
 from service.auth import ROLES, new_key, split_key
 from service.errors import ServiceError
 from service.replicas import check_replicas
-from service.store import Store
+from service.settings import Settings
+from service.storage import Store
 
 DEFAULT_DATABASE = "sqlite:///data/users.db"
 
@@ -95,20 +96,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             key_id, key, secret_hash = new_key()
             try:
-                store.create_key(args.tenant, args.role, args.user, secret_hash, key_id)
+                store.keys.create_key(args.tenant, args.role, args.user, secret_hash, key_id)
             except ServiceError as err:
                 print(f"error: {err.message}", file=sys.stderr)
                 return 1
             print(f"created {args.role} key {key_id} for tenant {args.tenant}; it is shown only once:")
             print(key)
         elif args.keys_command == "list":
-            for k in store.keys():  # noqa: SIM118 - API keys, not a dict
+            for k in store.keys.keys():  # noqa: SIM118 - API keys, not a dict
                 state = "revoked" if k.revoked else "active"
                 print(f"{k.id}\t{k.tenant_name}\t{k.role}\t{k.user_id or '-'}\t{state}")
         elif args.keys_command == "revoke":
             parts = split_key(args.key)
             key_id = parts[0] if parts else args.key
-            if not store.revoke_key(key_id):
+            if not store.keys.revoke_key(key_id):
                 print(f"error: no active key {key_id}", file=sys.stderr)
                 return 1
             print(f"revoked {key_id}")
@@ -117,13 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def settings(args: argparse.Namespace) -> Settings:
+    return Settings(database=args.database, grpc_port=args.grpc_port,
+                    http_port=None if args.no_envoy else args.http_port, listen=args.listen,
+                    hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
+                    writer_process=not args.no_writer_process, replicas=args.replicas,
+                    sqlite_max_page_count=args.sqlite_max_page_count)
+
+
 async def _serve(args: argparse.Namespace) -> None:
     from service.server import serve
 
-    await serve(args.database, args.grpc_port, None if args.no_envoy else args.http_port,
-                hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
-                listen=args.listen, max_page_count=args.sqlite_max_page_count,
-                writer_process=not args.no_writer_process)
+    await serve(settings(args))
 
 
 if __name__ == "__main__":

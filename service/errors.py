@@ -45,6 +45,18 @@ class ServiceError(Exception):
         self.violations = list(violations)
         self.metadata = dict(metadata or {})
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Errors cross to and from SQLite's writer process whole (subclasses take other arguments)."""
+        return _rebuild, (type(self), self.message, self.reason, self.violations, self.metadata)
+
+
+def _rebuild(cls: type[ServiceError], message: str, reason: str | None, violations: list[Violation],
+             metadata: dict[str, str]) -> ServiceError:
+    err = cls.__new__(cls)
+    ServiceError.__init__(err, message, violations=violations, metadata=metadata)
+    err.reason = reason
+    return err
+
 
 class InvalidArgument(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
@@ -89,6 +101,11 @@ class ResourceExhausted(ServiceError):
 
 class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceeded(ServiceError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    default_reason = "DEADLINE_EXCEEDED"
 
 
 class Internal(ServiceError):

@@ -4,9 +4,8 @@ It wraps each handler (so per-call state is set in the task that runs the servic
 the request itself (a malformed protobuf is INVALID_ARGUMENT, not INTERNAL), turns every
 ``ServiceError`` into a rich status, and hides every other exception behind INTERNAL.
 Health and reflection pass through untouched and open.
-
-With a ``Writer`` (SQLite), a call that writes is authenticated here, then run by the writer
-process (``service.writer``): the raw request goes there, the raw reply (or the status) comes back.
+It also sets the call's deadline (``service.context.DEADLINE``), so that work handed elsewhere
+(SQLite's writer process) can tell when the caller stopped waiting.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from google.protobuf.message import DecodeError
 
 from service import logs
 from service.auth import Authenticator
-from service.context import PRINCIPAL
+from service.context import DEADLINE, PRINCIPAL
 from service.errors import InvalidArgument, ServiceError, Violation, internal_status, to_grpc_status
-from service.writer import READS, Writer
 
 log = logging.getLogger("userservice.access")
 PROTECTED_PREFIX = "/userservice."
@@ -33,11 +31,9 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset(),
-                 writer: Writer | None = None) -> None:
+    def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset()) -> None:
         self.auth = auth
         self.open_methods = open_methods
-        self.writer = writer
         self._wrapped: dict[str, Handler] = {}  # one wrapped handler per method, built on its first call
 
     async def intercept_service(
@@ -56,7 +52,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         decode: Any = handler.request_deserializer
         name = method.rsplit("/", 1)[-1]
         authenticate = method not in self.open_methods
-        writer = self.writer if method not in READS else None
 
         async def wrapped(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
@@ -68,14 +63,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 if authenticate:
                     who = self.auth.authenticate(metadata)
                     key_id = who.key_id
-                if writer is not None:  # the writer decodes, runs and encodes; an error comes back as a status
-                    answer = await writer.call(method, who, metadata, raw)
-                    code = answer.code
-                    if code is not grpc.StatusCode.OK:
-                        await context.abort(code, answer.details, answer.trailing_metadata)
-                    if answer.initial_metadata:
-                        await context.send_initial_metadata(answer.initial_metadata)
-                    return answer.reply
+                remaining = context.time_remaining()
+                if remaining is not None:
+                    DEADLINE.set(time.monotonic() + remaining)
                 try:
                     request = decode(raw)
                 except (DecodeError, ValueError):
@@ -99,9 +89,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 logs.access(name, code.name, (time.perf_counter() - start) * 1000, key_id)
 
         wrapped_any: Any = wrapped
-        result: Handler = grpc.unary_unary_rpc_method_handler(  # the writer's replies are encoded already
-            wrapped_any, request_deserializer=None,
-            response_serializer=handler.response_serializer if writer is None else None
-        )
+        result: Handler = grpc.unary_unary_rpc_method_handler(
+            wrapped_any, request_deserializer=None, response_serializer=handler.response_serializer)
         self._wrapped[method] = result
         return result

@@ -22,7 +22,7 @@ from typing import IO
 
 from service import processes
 from service.envoy import Envoy
-from service.postgres import is_postgres_url
+from service.storage.postgres import is_postgres_url
 
 log = logging.getLogger("userservice")
 READY = "userservice: gRPC on "

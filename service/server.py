@@ -28,9 +28,10 @@ from service.auth import Authenticator
 from service.envoy import Envoy
 from service.interceptors import CallInterceptor
 from service.passwords import Hasher
-from service.store import Store
-from service.users import UserService
-from service.writer import Writer
+from service.settings import Settings
+from service.storage import Store
+from service.users.servicer import UserService, Writes
+from service.writer import InProcess, WriterClient
 
 log = logging.getLogger("userservice")
 MAX_MESSAGE_BYTES = 1 << 20
@@ -45,19 +46,19 @@ class Running:
 
 
 async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:0",
-                        writer: Writer | None = None) -> Running:
+                        writes: Writes | None = None) -> Running:
     """A started gRPC server with UserService, the seed adapters, health and reflection; returns it and its port.
 
-    With ``writer``, calls that write run in that writer process.
+    ``writes``: where write commands run (default: on ``store``, in this process).
     """
     auth = Authenticator(store)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED, writer=writer)],
+        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED)],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
-    users = UserService(store, hasher)
+    users = UserService(store, hasher, writes or InProcess(store))
     user_service_pb2_grpc.add_UserServiceServicer_to_server(users, server)  # type: ignore[no-untyped-call]
     compat.add_to_server(server, users, auth)
     health_servicer = health_aio.HealthServicer()
@@ -70,24 +71,23 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     return Running(server, port, health_servicer)
 
 
-async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
-                grace: float = 10.0, listen: str = "127.0.0.1", busy_timeout_ms: int = 5000,
-                max_page_count: int | None = None, writer_process: bool = True) -> None:
+async def serve(settings: Settings, writer_class: type[WriterClient] = WriterClient) -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server.
 
-    ``writer_process`` (SQLite): run the calls that write in a writer process (``service.writer``);
-    without it this process writes too, as on PostgreSQL.
+    On SQLite (unless ``settings.writer_process`` is off) write commands run in a writer process
+    (``service.writer``); ``writer_class`` lets a benchmark inject a variant of it.
     """
-    store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
+    store = Store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
+                  max_page_count=settings.sqlite_max_page_count)
     writer = None
-    if store.is_sqlite and writer_process:  # the writer process writes (and checkpoints the WAL); this one reads
-        writer = Writer(database, hash_workers=hash_workers, busy_timeout_ms=busy_timeout_ms,
-                        max_page_count=max_page_count)
+    if store.is_sqlite and settings.writer_process:  # the writer process writes (and checkpoints the WAL)
+        writer = writer_class(settings)
         await writer.start()
     else:
         store.checkpoint_in_background()
-    hasher = Hasher(workers=hash_workers)
-    running = await create_server(store, hasher, f"{listen}:{grpc_port}", writer)
+    hasher = Hasher(workers=settings.hash_workers)
+    listen, http_port, grace = settings.listen, settings.http_port, settings.grace
+    running = await create_server(store, hasher, f"{listen}:{settings.grpc_port}", writer)
     envoy = None
     try:
         if http_port is not None:

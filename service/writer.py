@@ -1,32 +1,31 @@
-"""SQLite's one writer, in a process of its own.
+"""Where write commands run: in this process (``InProcess``), or in SQLite's writer process.
 
 On SQLite, ``userservice serve`` runs two processes: the server (gRPC, Envoy's upstream, key checks,
-access log, every read) and this writer, its child, which runs every call that writes. The server's
-call interceptor hands such a call over as it came (method, caller, metadata, raw request bytes); the
-writer runs the same servicer method on its own Store and hands back the raw reply and its initial
-metadata (the ``etag``), or the status to abort with. So the gRPC side and the write path run on two
-cores at once, and the SQLite file still has one writer process, whose transactions never interleave
-(each has no ``await`` inside, as before).
+the update pipeline's preparation, password hashing, the access log, every read) and this writer, its
+child, which owns the Store's writes. The servicer hands a *typed write command*
+(``service.users.update``: ``Update``, ``SetState``, ``SetPassword``, ``RecordLogin``, ``Create``) to
+``Writes.run``/``create``; ``WriterClient`` sends it over a socket pair, with the caller's deadline,
+and the writer runs it in its Store's transaction and sends back the user or the domain error. The
+servicer code is the same in both modes, and no list says which RPC writes: what crosses is a write.
 
-Measured (docs/benchmarks.md): UpdateUser from 0.32 to 0.42 of the no-op floor in one run on the
-2-core machine (+13% to +49% throughput in same-run A/Bs), because the server's event loop, which
-bounded throughput, no longer runs the transactions. PostgreSQL needs none of this: every server
-process writes itself.
+Why typed commands rather than a second gRPC server on a Unix socket: the command is what the store
+runs anyway, so the writer needs no servicer, context or handlers of its own, and a crossing costs
+one small pickled frame each way instead of an HTTP/2 call through a second grpc.aio server
+(docs/benchmarks.md has the measurements).
 
-The two talk over a socket pair the server makes and the writer inherits, in frames of
-``<length, call id>`` then a pickled body (the peer is our own child; nothing else can reach the
-socket). The writer stops when the socket closes: when the server stops, or dies (it ignores SIGINT and
-SIGTERM, which a terminal or a service manager may send to the whole process group). If the writer
-dies, its pending calls get UNAVAILABLE (clients retry; a ``request_id`` makes that safe) and the
-next call starts a new one.
+Deadlines: a command whose deadline has passed when the writer reaches it is not run
+(DEADLINE_EXCEEDED). Cancellation: a call cancelled while its command waits sends a cancel frame,
+and the writer skips a command cancelled in the same read. Transactions never interleave: the writer
+runs one at a time. If the writer dies, its pending calls get UNAVAILABLE (``WRITER_UNAVAILABLE``;
+clients retry, a ``request_id`` makes that safe) and the next call starts a new one. It stops when the
+socket closes (it ignores SIGINT and SIGTERM, which a terminal or a service manager may send to the
+whole process group while the server still drains).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
-import functools
 import logging
 import os
 import pickle
@@ -35,50 +34,36 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import grpc
-from google.protobuf.message import DecodeError
-from userservice.v1 import user_service_pb2, user_service_pb2_grpc
+from userservice.v1 import user_pb2
 
-from service.auth import Principal
-from service.context import PRINCIPAL
-from service.errors import InvalidArgument, ServiceError, Unavailable, Violation, internal_status, to_grpc_status
+from service.context import DEADLINE
+from service.errors import DeadlineExceeded, Internal, ServiceError, Unavailable
+from service.settings import Settings
+from service.storage import Store
+from service.users.update import Command, Create
 
 log = logging.getLogger("userservice")
 HEAD = struct.Struct("<II")
 START_TIMEOUT_S = 60.0
-#: UserService calls that only read: served by the server itself. Every other protected method writes
-#: (or may: the seed adapters all update a user) and runs in the writer.
-READS = frozenset(f"/{user_service_pb2.DESCRIPTOR.services_by_name['UserService'].full_name}/{name}"
-                  for name in ("GetUser", "ListUsers", "ListUserChanges"))
-
-Metadata = tuple[tuple[str, Any], ...]
+CANCEL = b"cancel"
+User = user_pb2.User
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A relayed call's outcome: the raw reply and its initial metadata, or the status to abort with."""
+class InProcess:
+    """Write commands run here, on the Store of this process (PostgreSQL, or ``--no-writer-process``)."""
 
-    code: grpc.StatusCode
-    reply: bytes = b""
-    initial_metadata: Metadata = ()
-    details: str = ""
-    trailing_metadata: Metadata = ()
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    def dumps(self) -> bytes:
-        return pickle.dumps((self.code.value[0], self.reply, self.initial_metadata, self.details,
-                             self.trailing_metadata), pickle.HIGHEST_PROTOCOL)
+    async def run(self, command: Command) -> User:
+        return self.store.users.run(command)
 
-    @staticmethod
-    def loads(body: bytes) -> Answer:
-        code, reply, initial, details, trailing = pickle.loads(body)
-        return Answer(_CODES[code], reply, initial, details, trailing)
-
-
-_CODES = {code.value[0]: code for code in grpc.StatusCode}
+    async def create(self, command: Create) -> User:
+        return self.store.users.create(command)
 
 
 class _Frames(asyncio.Protocol):
@@ -127,36 +112,32 @@ class _Frames(asyncio.Protocol):
         self.outgoing.clear()
 
 
-class Writer:
-    """The server's side: starts the writer process and relays calls to it."""
+class WriterClient:
+    """The server's side: starts the writer process and sends it write commands."""
 
-    #: How the writer process is started (``bench.variant_server`` starts its own, with the same arguments).
+    #: How the writer process is started (a benchmark variant injects a subclass with another command).
     command: tuple[str, ...] = (sys.executable, "-m", "service.writer")
 
-    def __init__(self, database: str, *, hash_workers: int = 1, busy_timeout_ms: int = 5000,
-                 max_page_count: int | None = None) -> None:
-        self.args = ["--database", database, "--hash-workers", str(hash_workers),
-                     "--busy-timeout-ms", str(busy_timeout_ms)]
-        if max_page_count:
-            self.args += ["--sqlite-max-page-count", str(max_page_count)]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         self.frames: _Frames | None = None
-        self.pending: dict[int, asyncio.Future[Answer]] = {}
+        self.pending: dict[int, asyncio.Future[Any]] = {}
         self.calls = 0
-        self._starting = asyncio.Lock()  # one start at a time (asyncio locks bind to a loop on first use)
+        self._starting = asyncio.Lock()  # one start at a time
 
     async def start(self) -> None:
-        """Start the writer process (if none is running) and wait until it answers."""
+        """Start the writer process (if none is running) and wait until its Store is open."""
         async with self._starting:
             if self.frames is not None:
                 return
             ours, theirs = socket.socketpair()
             with theirs:
                 self.process = subprocess.Popen(
-                    [*self.command, "--fd", str(theirs.fileno()), *self.args],
+                    [*self.command, "--fd", str(theirs.fileno()), "--settings", self.settings.dumps()],
                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
             loop = asyncio.get_running_loop()
-            ready: asyncio.Future[Answer] = loop.create_future()
+            ready: asyncio.Future[Any] = loop.create_future()
             self.pending[0] = ready  # the writer's first frame, once its Store is open
             _, frames = await loop.create_unix_connection(lambda: _Frames(self._answers, self._lost), sock=ours)
             self.frames = frames
@@ -166,28 +147,41 @@ class Writer:
                 self._close()
                 raise RuntimeError("the writer process did not start") from exc
 
-    async def call(self, method: str, who: Principal | None, metadata: Iterable[Any], raw: bytes) -> Answer:
-        """Run ``method`` in the writer; raises ``Unavailable`` if the writer stops before it answers."""
+    async def run(self, command: Command) -> User:
+        return await self._call("run", command)
+
+    async def create(self, command: Create) -> User:
+        return await self._call("create", command)
+
+    async def _call(self, kind: str, command: Any) -> User:
+        """Run ``command`` in the writer; raises its error, or ``Unavailable`` if the writer stops first."""
         if self.frames is None:
             try:
                 await self.start()
             except RuntimeError as exc:
                 raise Unavailable("the writer process cannot start; retry", reason="WRITER_UNAVAILABLE") from exc
-        assert self.frames is not None
+        frames = self.frames
+        assert frames is not None
         self.calls += 1
         call = self.calls
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[call] = future
-        caller = (who.key_id, who.tenant_id, who.tenant, who.role, who.user_id) if who else None
-        body = pickle.dumps((method, caller, tuple((k, v) for k, v in metadata), raw), pickle.HIGHEST_PROTOCOL)
-        self.frames.send(call, body)
-        return await future
+        frames.send(call, pickle.dumps((kind, command, DEADLINE.get()), pickle.HIGHEST_PROTOCOL))
+        try:
+            ok, value = await future
+        except asyncio.CancelledError:
+            if self.pending.pop(call, None) is not None and frames.transport is not None:
+                frames.send(call, CANCEL)
+            raise
+        if not ok:
+            raise value
+        return User.FromString(value)
 
     def _answers(self, frames: list[tuple[int, bytes]]) -> None:
         for call, body in frames:
             future = self.pending.pop(call, None)
             if future is not None and not future.done():
-                future.set_result(Answer.loads(body))
+                future.set_result(pickle.loads(body))
 
     def _lost(self) -> None:
         """The writer closed its end (it stopped or died): fail what it had not answered."""
@@ -197,8 +191,7 @@ class Writer:
             log.error("the writer process stopped", extra={"event": "writer_lost"})
         for future in pending.values():
             if not future.done():
-                future.set_exception(Unavailable("the writer process stopped; retry",
-                                                 reason="WRITER_UNAVAILABLE"))
+                future.set_exception(Unavailable("the writer process stopped; retry", reason="WRITER_UNAVAILABLE"))
         if self.process is not None:
             self.process.poll()  # reap it if it is gone
 
@@ -218,139 +211,45 @@ class Writer:
                 process.wait()
 
 
-class _Context:
-    """What a servicer method uses of its gRPC context, inside the writer."""
-
-    __slots__ = ("initial", "metadata")
-
-    def __init__(self, metadata: Metadata) -> None:
-        self.metadata = metadata
-        self.initial: Metadata = ()
-
-    def invocation_metadata(self) -> Metadata:
-        return self.metadata
-
-    async def send_initial_metadata(self, metadata: Sequence[tuple[str, Any]]) -> None:
-        self.initial = tuple(metadata)
-
-
-class _Collector:
-    """Stands in for a grpc server to collect the generated method handlers of the servicers."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, Any] = {}  # method -> grpc.RpcMethodHandler
-
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        pass
-
-    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
-        self.handlers.update({f"/{service}/{name}": handler for name, handler in handlers.items()})
+def execute(store: Store, body: bytes) -> tuple[bool, Any]:
+    """Run one command frame: ``(True, user bytes)`` or ``(False, the error)``."""
+    kind, command, deadline = pickle.loads(body)
+    if deadline is not None and time.monotonic() > deadline:
+        return False, DeadlineExceeded("the deadline passed before the write could start")
+    try:
+        user = store.users.create(command) if kind == "create" else store.users.run(command)
+    except ServiceError as err:
+        return False, err
+    except Exception:
+        log.exception("unexpected error", extra={"method": getattr(command, "method", kind)})
+        return False, Internal("internal error")
+    return True, user.SerializeToString()
 
 
-class _Resume:
-    """Awaits the rest of a coroutine that was started by hand and is waiting on ``waiting``."""
-
-    __slots__ = ("coroutine", "waiting")
-
-    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
-        self.coroutine, self.waiting = coroutine, waiting
-
-    def __await__(self) -> Generator[Any, None, None]:
-        waiting = self.waiting
-        while True:
-            try:
-                yield waiting  # the task waits for it, as it would have for the coroutine itself
-            except BaseException as exc:
-                send: Callable[[], Any] = functools.partial(self.coroutine.throw, exc)
-            else:
-                send = functools.partial(self.coroutine.send, None)
-            try:
-                waiting = send()
-            except StopIteration:
-                return
-
-
-async def _resume(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
-    await _Resume(coroutine, waiting)
-
-
-def _status(err: ServiceError | None) -> Answer:
-    status = to_grpc_status(err) if err is not None else internal_status()
-    return Answer(status.code, details=status.details, trailing_metadata=tuple(status.trailing_metadata))
-
-
-async def _serve(sock: socket.socket, database: str, hash_workers: int, busy_timeout_ms: int,
-                 max_page_count: int | None) -> None:
-    from service import compat
-    from service.auth import Authenticator
-    from service.passwords import Hasher
-    from service.store import Store
-    from service.users import UserService
-
-    store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
+async def _serve(sock: socket.socket, settings: Settings) -> None:
+    store = Store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
+                  max_page_count=settings.sqlite_max_page_count)
     store.checkpoint_in_background()
-    hasher = Hasher(workers=hash_workers)
-    users = UserService(store, hasher)
-    collector = _Collector()
-    user_service_pb2_grpc.add_UserServiceServicer_to_server(users, collector)  # type: ignore[no-untyped-call]
-    compat.add_to_server(collector, users, Authenticator(store))  # type: ignore[arg-type]
-    handlers = collector.handlers
-    loop = asyncio.get_running_loop()
     closed = asyncio.Event()
-    running: set[asyncio.Task[None]] = set()
-
-    async def run(call: int, body: bytes) -> None:
-        method, who, metadata, raw = pickle.loads(body)
-        try:
-            handler = handlers[method]
-            try:
-                request = handler.request_deserializer(raw)
-            except (DecodeError, ValueError):
-                raise InvalidArgument([Violation("request", "not a valid protobuf message")]) from None
-            if who is not None:
-                PRINCIPAL.set(Principal(*who))
-            context = _Context(metadata)
-            reply = await handler.unary_unary(request, context)
-            answer = Answer(grpc.StatusCode.OK, handler.response_serializer(reply), context.initial)
-        except ServiceError as err:
-            answer = _status(err)
-        except Exception:
-            log.exception("unexpected error", extra={"method": method.rsplit("/", 1)[-1]})
-            answer = _status(None)
-        if frames.transport is not None:
-            frames.send(call, answer.dumps())
 
     def on_frames(batch: list[tuple[int, bytes]]) -> None:
-        frames.corked = True  # the answers of calls that finish here leave together, at the end
+        """Run the commands of one read in order (cancelled ones skipped); their answers leave together."""
+        cancelled = {call for call, body in batch if body == CANCEL}
+        frames.corked = True
         try:
             for call, body in batch:
-                start(call, body)
+                if body != CANCEL and call not in cancelled:
+                    frames.send(call, pickle.dumps(execute(store, body), pickle.HIGHEST_PROTOCOL))
         finally:
             frames.corked = False
             frames.flush()
 
-    def start(call: int, body: bytes) -> None:
-        """Run one call in a context of its own (so PRINCIPAL is per call), here to its end unless it
-        waits (for a password hash): then a task finishes it. Calls start in arrival order, and a
-        transaction never awaits, so none interleave."""
-        context = contextvars.Context()
-        coroutine = run(call, body)
-        try:
-            waiting = context.run(coroutine.send, None)
-        except StopIteration:
-            return
-        task = loop.create_task(_resume(coroutine, waiting), context=context)
-        running.add(task)
-        task.add_done_callback(running.discard)
-
-    _, frames = await loop.create_unix_connection(lambda: _Frames(on_frames, closed.set), sock=sock)
-    frames.send(0, Answer(grpc.StatusCode.OK).dumps())
+    _, frames = await asyncio.get_running_loop().create_unix_connection(
+        lambda: _Frames(on_frames, closed.set), sock=sock)
+    frames.send(0, pickle.dumps((True, b"")))
     try:
         await closed.wait()
-        if running:  # the server stopped: finish what was handed over (a hash may still be running)
-            await asyncio.wait(running)
     finally:
-        hasher.close()
         store.close()
 
 
@@ -359,19 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m service.writer", description="SQLite's writer process")
     parser.add_argument("--fd", type=int, required=True, help="the socket inherited from the server")
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--hash-workers", type=int, default=1)
-    parser.add_argument("--busy-timeout-ms", type=int, default=5000)
-    parser.add_argument("--sqlite-max-page-count", type=int, default=None)
+    parser.add_argument("--settings", required=True, help="the server's Settings, as JSON")
     args = parser.parse_args(argv)
     logs.setup()
-    # Ctrl-C, or a service manager that signals the whole process group, would otherwise stop the writer
-    # while the server still drains calls that need it: it stops when the server closes the socket.
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # it stops when the server closes the socket
         signal.signal(sig, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
     os.set_blocking(sock.fileno(), False)
-    asyncio.run(_serve(sock, args.database, args.hash_workers, args.busy_timeout_ms, args.sqlite_max_page_count))
+    asyncio.run(_serve(sock, Settings.loads(args.settings)))
     return 0
 
 

@@ -26,7 +26,7 @@ from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from service import processes
 from service.auth import new_key
 from service.logs import ACCESS_FLUSH_S
-from service.store import Store
+from service.storage import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -204,7 +204,7 @@ class Service:
     # ---- credentials --------------------------------------------------------------------------
     def key(self, role: str = "admin", tenant: str = "acme", user: str | None = None) -> str:
         key_id, key, secret_hash = new_key()
-        self.store.create_key(tenant, role, user, secret_hash, key_id)
+        self.store.keys.create_key(tenant, role, user, secret_hash, key_id)
         return key
 
     # ---- gRPC ---------------------------------------------------------------------------------

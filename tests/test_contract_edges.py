@@ -19,7 +19,9 @@ from service.auth import new_key
 from service.cli import DEFAULT_DATABASE, _parser
 from service.passwords import Hasher, make_context
 from service.server import create_server
-from service.store import Store
+from service.storage import Store
+from service.storage.users import Users
+from tests import factories
 from tests.support import Service, fresh_database, rpc_error, unique
 
 User = user_pb2.User
@@ -91,11 +93,10 @@ def test_validate_only_keeps_the_current_etag(service: Service, admin_key: str) 
 def test_page_size_is_capped_at_1000(service: Service) -> None:
     tenant = unique("big")
     key = service.key("admin", tenant=tenant)
-    tenant_id = service.store.tenant_id(tenant)
+    tenant_id = service.store.keys.tenant_id(tenant)
     assert tenant_id is not None
     for i in range(1001):
-        service.store.create_user(tenant_id, User(username=f"bulk{i}", state=User.ACTIVE, auth_type=User.PASSWORD),
-                                  password_hash=None, key_id="test-setup")
+        factories.stored_user(service.store, tenant_id, username=f"bulk{i}")
     reply = service.rest("GET", "/v1/users?pageSize=5000", key=key)
     assert reply.status == 200
     assert len(reply.json["users"]) == 1000 and reply.json["nextPageToken"]
@@ -104,7 +105,7 @@ def test_page_size_is_capped_at_1000(service: Service) -> None:
 
 
 def test_forged_page_token_is_400_not_500(service: Service, admin_key: str) -> None:
-    tenant_id = service.store.tenant_id("acme")
+    tenant_id = service.store.keys.tenant_id("acme")
     fp = hashlib.sha256(repr((tenant_id, "", False)).encode()).hexdigest()[:16]
     token = base64.urlsafe_b64encode(json.dumps({"s": 10**30, "f": fp}).encode()).decode().rstrip("=")
     for bad in (token, "garbage", base64.urlsafe_b64encode(b'{"s": 1, "f": "other"}').decode()):
@@ -188,19 +189,20 @@ def test_user_key_may_patch_back_what_it_read(service: Service, admin_key: str) 
     assert refused.status == 403 and "roles" in refused.text
 
 
-class BrokenStore(Store):
-    """A database whose reads fail in a way the service does not expect (fault injection)."""
+class BrokenUsers(Users):
+    """User reads that fail in a way the service does not expect (fault injection)."""
 
-    def get_user(self, tenant_id: int, user_id: str) -> User:
+    def get(self, tenant_id: int, user_id: str) -> User:
         raise RuntimeError("boom at /secret/path/users.db: SELECT * FROM users")
 
 
 def test_unexpected_failure_is_internal_without_internals(tmp_path: Path) -> None:
     async def scenario() -> tuple[grpc.StatusCode, str]:
         with fresh_database(tmp_path) as url:
-            store = BrokenStore(url)
+            store = Store(url)
+            store.users = BrokenUsers(store.database)
             key_id, key, secret_hash = new_key()
-            store.create_key("t", "admin", None, secret_hash, key_id)
+            store.keys.create_key("t", "admin", None, secret_hash, key_id)
             hasher = Hasher(make_context(memory_kib=1024, rounds=1))
             running = await create_server(store, hasher)
             try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from google.api import field_behavior_pb2
 from userservice.v1 import user_pb2
 
-from service import field_masks, schema
 from service.errors import InvalidArgument
+from service.users import fields
+from service.users import masks as field_masks
 
 User = user_pb2.User
 
@@ -27,7 +29,7 @@ def test_paths_are_canonical_and_accept_json_names_and_backquoted_keys() -> None
 def test_star_expands_to_the_writable_fields_and_password_only_if_given() -> None:
     assert "password" not in field_masks.plan(["*"], User()).fields
     assert "password" in field_masks.plan(["*"], User(password="x")).fields
-    assert field_masks.plan(["*"], User(), writable=schema.SELF_SERVICE).fields == schema.SELF_SERVICE - {"password"}
+    assert field_masks.plan(["*"], User(), writable=fields.SELF_SERVICE).fields == fields.SELF_SERVICE - {"password"}
 
 
 @pytest.mark.parametrize("path", ["nope", "address.planet", "roles.0", "attributes.9", "attributes.a.b", "", "*.x"])
@@ -68,13 +70,14 @@ def test_apply_resets_verification_when_the_contact_changes() -> None:
 def test_every_immutable_field_is_output_only_so_masks_may_ignore_it() -> None:
     # plan() drops IMMUTABLE paths with the output-only ones; a new IMMUTABLE field that clients may set
     # on create would need the "a change is INVALID_ARGUMENT" rule in the write instead.
-    assert {"id"} == schema.IMMUTABLE and schema.IMMUTABLE <= schema.OUTPUT_ONLY
+    immutable = {f.name for f in fields.FIELDS if field_behavior_pb2.IMMUTABLE in f.behaviors}
+    assert {"id"} == immutable and all(fields.field(name).output_only for name in immutable)
 
 
 
 def _scalar_fields() -> list[str]:
     return [f.name for f in User.DESCRIPTOR.fields
-            if not f.is_repeated and f.cpp_type != f.CPPTYPE_MESSAGE and f.name in schema.MUTABLE]
+            if not f.is_repeated and f.cpp_type != f.CPPTYPE_MESSAGE and f.name in fields.MUTABLE]
 
 
 @pytest.mark.parametrize("name", _scalar_fields())

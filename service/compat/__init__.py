@@ -27,7 +27,7 @@ from service.compat.rocketchat import RocketChatAdapter
 from service.compat.syncano import SyncanoAdapter
 from service.compat.userdocks import UserdocksAdapter
 from service.compat.userkit import UserKitAdapter
-from service.users import UserService
+from service.users.servicer import UserService
 
 _SELF_AUTHENTICATED_SERVICES = (
     compat_userkit_pb2.DESCRIPTOR.services_by_name["UserKitCompatService"],

@@ -22,7 +22,7 @@ from userservice.v1 import user_pb2, user_service_pb2
 
 from service.auth import Authenticator, Principal
 from service.errors import InvalidArgument, PermissionDenied, ServiceError, Violation
-from service.users import PasswordRule, UserService
+from service.users.servicer import PasswordRule, UserService
 
 User = user_pb2.User
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -87,23 +87,14 @@ def authenticate(auth: Authenticator, context: Context) -> Principal:
 
 
 async def apply(users: UserService, who: Principal, user_id: str, edit: Edit, context: Context, *,
-                method: str, password_rule: PasswordRule | None = None) -> User:
-    """Run ``edit`` through the canonical update. The seed's own refusals are reported together
-    with every canonical violation of the rest of the request (a validate-only pass), at once."""
+                method: str, password_rule: PasswordRule | None = None, state: int | None = None) -> User:
+    """Run ``edit`` (and a ``state`` change, seed 004's) through the canonical update, as one command. The
+    seed's own refusals are reported together with every canonical violation of the rest, at once."""
     edit.user.id = user_id
     request = user_service_pb2.UpdateUserRequest(user=edit.user,
                                                  update_mask=field_mask_pb2.FieldMask(paths=edit.paths))
-    etag = metadata(context).get("if-match", "")
-    if edit.violations:
-        violations = list(edit.violations)
-        if edit.paths:
-            request.validate_only = True
-            try:
-                await users.update(who, request, etag=etag, method=method, password_rule=password_rule)
-            except InvalidArgument as err:
-                violations += err.violations
-        raise InvalidArgument(violations)
-    return await users.update(who, request, etag=etag, method=method, password_rule=password_rule)
+    return await users.update(who, request, etag=metadata(context).get("if-match", ""), method=method,
+                              password_rule=password_rule, state=state, refusals=tuple(edit.violations))
 
 
 def rename(err: ServiceError, name: Callable[[str], str]) -> ServiceError:

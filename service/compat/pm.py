@@ -19,7 +19,7 @@ from service.compat import common
 from service.compat.common import Context, Edit, User, given
 from service.context import principal
 from service.errors import InvalidArgument, ServiceError, Violation
-from service.users import UserService, send_etag
+from service.users.servicer import UserService, send_etag
 
 METHOD = "PmUpdateUser"
 NAMES = {"username": "userName", "given_name": "firstName", "family_name": "lastName", "phone_number": "phone",
@@ -43,7 +43,7 @@ def password_rule(password: str, username: str) -> list[Violation]:
 
 
 def to_edit(request: pb.PmUpdateUserRequest, current: User) -> tuple[Edit, int | None]:
-    """The canonical edit, and the state change (DELETED or undelete) made around it, if any."""
+    """The canonical edit, and the state change (DELETED, or ACTIVE to undelete) made with it, if any."""
     edit = Edit()
     for name, path in (("user_name", "username"), ("email", "email"), ("password", "password")):
         if request.HasField(name) and not getattr(request, name):
@@ -120,27 +120,17 @@ class PmAdapter(pb_grpc.PmCompatServiceServicer):
         self.users = users
 
     async def PmUpdateUser(self, request: pb.PmUpdateUserRequest, context: Context) -> pb.PmUser:
+        """One command for the whole request: the fields and a ``status`` change are written together or not at all."""
         who = principal()
         try:
             if not request.user_id:
                 raise InvalidArgument([Violation("id", "required")])
             current = self.users.read(who, request.user_id)
-            edit, around = to_edit(request, current)
-            if around == User.ACTIVE:  # undelete first, then write the other fields
-                self.users.set_state(who, "", request.user_id, "", "PmUpdateUser", User.ACTIVE)
+            edit, state = to_edit(request, current)
             user = current
-            if edit.paths or edit.violations:
-                try:
-                    user = await common.apply(self.users, who, request.user_id, edit, context, method=METHOD,
-                                              password_rule=password_rule)
-                except ServiceError:
-                    if around == User.ACTIVE:  # the request is refused as a whole: delete it again
-                        self.users.set_state(who, "", request.user_id, "", "PmUpdateUser", User.DELETED)
-                    raise
-            if around == User.DELETED:
-                user = self.users.set_state(who, "", request.user_id, "", "PmUpdateUser", User.DELETED)
-            elif around == User.ACTIVE and not (edit.paths or edit.violations):
-                user = self.users.read(who, request.user_id)
+            if edit.paths or edit.violations or state is not None:
+                user = await common.apply(self.users, who, request.user_id, edit, context, method=METHOD,
+                                          password_rule=password_rule, state=state)
         except ServiceError as err:
             raise common.rename(err, common.renamer(NAMES)) from None
         await send_etag(context, user)

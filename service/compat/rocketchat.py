@@ -17,8 +17,8 @@ from service.compat import common
 from service.compat.common import Context, Edit, User, given
 from service.context import principal
 from service.errors import InvalidArgument, NotFound, ServiceError, Unauthenticated
-from service.field_masks import ATTRIBUTE_KEY
-from service.users import UserService, send_etag
+from service.users.rules import ATTRIBUTE_KEY
+from service.users.servicer import UserService, send_etag
 
 METHOD = "RocketChatUpdateUser"
 NAMES = {"display_name": "name", "state": "active", "email_verified": "verified",
@@ -42,7 +42,7 @@ def check_user_id(users: UserService, who: Principal, headers: dict[str, str]) -
             raise Unauthenticated("X-User-Id is not the user of this token", reason="USER_ID_MISMATCH")
         return
     try:
-        users.store.get_user(who.tenant_id, acting)
+        users.store.users.get(who.tenant_id, acting)
     except NotFound:
         raise Unauthenticated("X-User-Id names no user of this tenant", reason="USER_ID_MISMATCH") from None
 

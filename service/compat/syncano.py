@@ -16,7 +16,7 @@ from service.auth import Authenticator
 from service.compat import common
 from service.compat.common import Context, Edit, User
 from service.errors import AlreadyExists, InvalidArgument, NotFound, ServiceError, Violation
-from service.users import UserService
+from service.users.servicer import UserService
 
 Request = pb.SyncanoReplaceUserRequest | pb.SyncanoUpdateUserRequest
 REQUIRED = "This field is required."

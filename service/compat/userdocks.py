@@ -15,7 +15,7 @@ from service.auth import Authenticator, Principal
 from service.compat import common
 from service.compat.common import Context, Edit, User, given
 from service.errors import PermissionDenied, ServiceError, Unauthenticated
-from service.users import UserService
+from service.users.servicer import UserService
 
 METHOD = "UserdocksUpdateUser"
 #: userdocks claims written one to one onto the canonical field of the same name.

@@ -28,7 +28,7 @@ from service.compat.common import (
     transcoded,
 )
 from service.errors import ServiceError
-from service.users import UserService
+from service.users.servicer import UserService
 
 METHOD = "UserKitUpdateUser"
 AUTH_TYPES = {"password": User.PASSWORD, "two_factor": User.TWO_FACTOR, "one_time_password": User.ONE_TIME_PASSWORD}

@@ -220,20 +220,23 @@ def test_caches_keyed_by_what_callers_send_stay_bounded(tmp_path: Any) -> None:
     """Masks and changed-column sets are the caller's choice: the plan and SQL caches must not grow without end."""
     import itertools
 
-    from service import field_masks, schema
-    from service.store import Store, UserRow
+    from service.storage import Store
+    from service.storage.models import UserRow
+    from service.users import fields, masks
 
-    names = sorted(schema.SELF_SERVICE - {"password"})
-    masks = itertools.islice((c for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)),
-                             field_masks._MAX_PLANS + 50)
-    for mask in masks:
-        assert field_masks.plan(list(mask), user_pb2.User()).fields == set(mask)
-        assert len(field_masks._PLANS) <= field_masks._MAX_PLANS
+    names = sorted(fields.SELF_SERVICE - {"password"})
+    limit = masks.explicit_plan.cache_info().maxsize
+    assert limit is not None
+    chosen = itertools.islice((c for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)),
+                              limit + 50)
+    for mask in chosen:
+        assert masks.plan(list(mask), user_pb2.User()).fields == set(mask)
+        assert masks.explicit_plan.cache_info().currsize <= limit
     store = Store(f"sqlite:///{tmp_path / 'cache.db'}")
     try:
         for i in range(4096 + 50):
-            sql = store._sql(("update", i), lambda: UserRow.update(display_name="").where(UserRow.seq == 0))
+            sql = store.database.sql(("update", i), lambda: UserRow.update(display_name="").where(UserRow.seq == 0))
             assert sql.startswith('UPDATE "users" SET "display_name"')
-            assert len(store._cache) <= 4096
+            assert store.database.statements_cached() <= 4096
     finally:
         store.close()

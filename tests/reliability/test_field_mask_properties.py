@@ -2,13 +2,14 @@
 
 Whatever the mask, a field (an address part, a map key) outside it is unchanged byte for byte, in the
 merged user and in the stored row; a path that names no field refuses the whole request. Runs in
-process against ``field_masks`` and a temporary ``Store`` (the rules are ours; gRPC adds nothing here).
+process against ``service.users.masks`` and a temporary ``Store`` (the rules are ours; gRPC adds nothing here).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from userservice.v1 import user_pb2
 
-from service import field_masks, schema
 from service.errors import InvalidArgument
-from service.store import Change, Store, field_columns
+from service.storage import Store
+from service.users import fields
+from service.users import masks as field_masks
+from service.users.fields import Kind
+from service.users.update import Change, Create
+from tests import factories
 
 User = user_pb2.User
 SETTINGS = settings(max_examples=250, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
-STRINGS = ("email", "phone_number", "display_name", "given_name", "family_name", "middle_name", "nickname",
-           "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "external_id")
-BOOLS = ("email_verified", "phone_verified", "require_password_change")
-ADDRESS_PARTS = tuple(f.name for f in schema.ADDRESS.fields)
+#: From the field table: the optional texts and the flags a mask may name.
+STRINGS = tuple(f.name for f in fields.WRITABLE if f.kind is Kind.TEXT and f.has_presence)
+BOOLS = tuple(f.name for f in fields.WRITABLE if f.kind is Kind.FLAG)
+ADDRESS_PARTS = tuple(f.name for f in fields.ADDRESS.fields)
 KEYS = ("a", "b", "twitter", "K_1")
 #: Every path a mask may name (password aside: it is hashed, never stored as a field).
 VALID_PATHS = tuple(sorted(
     {"username", *STRINGS, *BOOLS, "roles", "state", "auth_type", "address", "attributes"}
     | {f"address.{p}" for p in ADDRESS_PARTS} | {f"attributes.{k}" for k in KEYS}
-    | {schema.USER.fields_by_name[n].json_name for n in ("display_name", "given_name", "phone_number")}
+    | {fields.field(n).json_name for n in ("display_name", "given_name", "phone_number")}
 ))
 INVALID_PATHS = ("nope", "address.planet", "attributes.1bad", "attributes.", "username.first", "roles.x",
                  "", ".", "display_name.", "Display_Name", "user.email", "attributes.a.b")
@@ -69,7 +74,7 @@ masks = st.lists(st.sampled_from(VALID_PATHS), max_size=6)
 def one_field(user: User, name: str) -> bytes:
     """The wire bytes of one field of ``user`` (absent and empty differ where the field has presence)."""
     part = User()
-    field = schema.USER.fields_by_name[name]
+    field = fields.USER.fields_by_name[name]
     if field.message_type is not None and not field.is_repeated:
         if user.HasField(name):
             getattr(part, name).CopyFrom(getattr(user, name))
@@ -82,7 +87,7 @@ def one_field(user: User, name: str) -> bytes:
 
 def slots(before: User, after: User) -> Iterator[tuple[str, Any, Any]]:
     """Every independently maskable piece of two users: (path, value before, value after)."""
-    for field in schema.USER.fields:
+    for field in fields.USER.fields:
         if field.name not in ("address", "attributes"):
             yield field.name, one_field(before, field.name), one_field(after, field.name)
     for part in ADDRESS_PARTS:
@@ -121,7 +126,7 @@ def test_fields_outside_the_mask_are_unchanged_byte_for_byte(current: User, requ
 
 def names_nothing(path: str) -> bool:
     top = path.split(".", 1)[0]
-    return top not in schema.JSON_NAMES and top not in schema.USER.fields_by_name and top != "*"
+    return top not in fields.BY_ANY_NAME and top != "*"
 
 
 @SETTINGS
@@ -156,6 +161,24 @@ def unique_fields(user: User, n: int) -> None:
             setattr(user, name, f"r{n}_{getattr(user, name)}")
 
 
+@dataclass(frozen=True)
+class ApplyMask:
+    """A write command that applies a mask and nothing else (no validation: random users are not valid)."""
+
+    user_id: str
+    request: User
+    plan: field_masks.Plan
+    tenant_id: int = 1
+    key_id: str = "prop"
+    method: str = "UpdateUser"
+    request_id: str = ""
+    validate_only: bool = False
+
+    def execute(self, current: User, now: int) -> Change:
+        changed = self.plan.fields | {f.resets for f in fields.FIELDS if f.resets and f.name in self.plan.fields}
+        return Change(field_masks.apply(current, self.request, self.plan), self.plan.paths, frozenset(changed))
+
+
 def raw_row(store: Store, user_id: str) -> dict[str, Any]:
     cursor = store.db.execute_sql("SELECT * FROM users WHERE id = ?", (user_id,))
     names = [d[0] for d in cursor.description]
@@ -169,16 +192,14 @@ def test_stored_columns_outside_the_mask_are_unchanged_byte_for_byte(store: Stor
     n = next(counter)
     unique_fields(current, n)
     unique_fields(request, n)
-    created = store.create_user(1, current, password_hash="x", key_id="prop")
-    before, before_user = raw_row(store, created.id), store.get_user(1, created.id)
+    created = store.users.create(Create(factories.admin(), fields.as_stored(current), password_hash="x"))
+    before, before_user = raw_row(store, created.id), store.users.get(1, created.id)
     plan = field_masks.plan(mask, request)
-    updated = store.update_user(
-        1, created.id, lambda cur: Change(field_masks.apply(cur, request, plan), list(plan.paths)),
-        key_id="prop", method="UpdateUser")
+    updated = store.users.run(ApplyMask(created.id, request, plan))
     after = raw_row(store, created.id)
     allowed = {"etag", "update_time"}
     for name in plan.fields:
-        allowed |= set(field_columns(request, name))
+        allowed |= {column.name for column in fields.field(name).columns}
     if "email" in plan.fields:
         allowed.add("email_verified")
     if "phone_number" in plan.fields:
@@ -186,7 +207,7 @@ def test_stored_columns_outside_the_mask_are_unchanged_byte_for_byte(store: Stor
     for column, value in before.items():
         if column not in allowed:
             assert after[column] == value, column
-    reread = store.get_user(1, created.id)
+    reread = store.users.get(1, created.id)
     assert reread.SerializeToString(deterministic=True) == updated.SerializeToString(deterministic=True)
     for path, old, new in slots(before_user, reread):
         if not masked(path, plan) and not coupled(path, plan, before_user, reread) and path not in allowed:

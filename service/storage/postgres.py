@@ -35,6 +35,7 @@ LOCK_TIMEOUT_MS = 5000
 STATEMENT_TIMEOUT_MS = 15000
 #: Transaction-level advisory lock that serializes migrations of replicas starting together.
 MIGRATION_LOCK_ID = 0x75736572  # "user"
+UNIQUE_VIOLATION = "23505"
 RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 BUSY_SQLSTATES = frozenset({"55P03", "57014"})  # lock_not_available, query_canceled (timeouts)
 

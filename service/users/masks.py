@@ -7,21 +7,19 @@ populated fields when empty, expanding ``*``, ignoring output-only paths, refusi
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2
 
-from service import schema
 from service.errors import InvalidArgument, Violation
+from service.users import fields
+from service.users.fields import Kind
+from service.users.rules import ATTRIBUTE_KEY
 
 MAX_PATHS = 100
-MAP_FIELDS = frozenset({"attributes"})
-MESSAGE_FIELDS = frozenset({"address"})
-ATTRIBUTE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_ADDRESS_FIELDS = frozenset(f.name for f in schema.ADDRESS.fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +42,8 @@ def _make_plan(paths: tuple[str, ...]) -> Plan:
     for path in paths:
         if "." in path:
             continue
-        field = schema.USER.fields_by_name[path]
-        if field.is_repeated or field.cpp_type == field.CPPTYPE_MESSAGE:
+        field = fields.field(path)
+        if field.kind in (Kind.MESSAGE, Kind.MAP, Kind.LIST, Kind.TIME):
             merged.append(path)
         else:
             scalars.append((path, field.has_presence))
@@ -59,17 +57,19 @@ def _top(path: str) -> str:
 def _normalize(path: str) -> str | Violation:
     """One path in proto-name form (camelCase accepted), or why it names no field."""
     head, dot, rest = path.partition(".")
-    name = schema.JSON_NAMES.get(head, head)
-    if schema.USER.fields_by_name.get(name) is None:
+    field = fields.BY_ANY_NAME.get(head)
+    if field is None:
         return Violation("update_mask", f"{path!r} names no field of User")
+    name = field.name
     if not dot:  # "attributes." names an empty key, not the whole map
         return name
-    if name in MESSAGE_FIELDS:
-        sub = schema.ADDRESS_JSON_NAMES.get(rest, rest)
-        if sub in _ADDRESS_FIELDS:
-            return f"{name}.{sub}"
-        return Violation("update_mask", f"{path!r} names no field of Address")
-    if name in MAP_FIELDS:
+    if field.kind is Kind.MESSAGE:
+        subs = {**{f.json_name: f.name for f in field.descriptor.message_type.fields},
+                **{f.name: f.name for f in field.descriptor.message_type.fields}}
+        if rest in subs:
+            return f"{name}.{subs[rest]}"
+        return Violation("update_mask", f"{path!r} names no field of {field.descriptor.message_type.name}")
+    if field.kind is Kind.MAP:
         key = rest[1:-1] if len(rest) > 1 and rest[0] == rest[-1] == "`" else rest
         if ATTRIBUTE_KEY.fullmatch(key):
             return f"{name}.{key}"
@@ -80,22 +80,18 @@ def _normalize(path: str) -> str | Violation:
 def _populated(user: user_pb2.User) -> list[str]:
     """AIP-134: with no mask, the populated fields are the mask (recursing into address and map keys)."""
     paths: list[str] = []
-    for field, value in user.ListFields():
-        if field.name in MESSAGE_FIELDS:
-            paths.extend(f"{field.name}.{f.name}" for f, _ in value.ListFields())
-        elif field.name in MAP_FIELDS:
-            paths.extend(f"{field.name}.{key}" for key in value)
+    for descriptor, value in user.ListFields():
+        kind = fields.field(descriptor.name).kind
+        if kind is Kind.MESSAGE:
+            paths.extend(f"{descriptor.name}.{f.name}" for f, _ in value.ListFields())
+        elif kind is Kind.MAP:
+            paths.extend(f"{descriptor.name}.{key}" for key in value)
         else:
-            paths.append(field.name)
+            paths.append(descriptor.name)
     return paths
 
 
-#: Plans of explicit masks (no ``*``, no immutable check): they depend on the mask alone.
-_PLANS: dict[tuple[str, ...], Plan] = {}
-_MAX_PLANS = 1024
-
-
-def plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str] = schema.MUTABLE) -> Plan:
+def plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str] = fields.MUTABLE) -> Plan:
     """The canonical plan for ``mask`` applied with ``user``'s values.
 
     ``writable`` is what the caller may write: ``*`` expands to it (``password`` only when given).
@@ -104,14 +100,14 @@ def plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str] = sc
     """
     if not mask or "*" in mask:
         return _plan(mask, user, writable)
-    key = tuple(mask)
-    found = _PLANS.get(key)
-    if found is None:
-        found = _plan(mask, user, writable)  # raises for a bad mask: those are not kept
-        if len(_PLANS) >= _MAX_PLANS:
-            _PLANS.clear()
-        _PLANS[key] = found
-    return found
+    return explicit_plan(tuple(mask))
+
+
+@functools.lru_cache(maxsize=1024)
+def explicit_plan(mask: tuple[str, ...]) -> Plan:
+    """The plan of an explicit mask (no ``*``): it depends on the mask alone, so it is kept (bounded;
+    a bad mask raises and is not kept)."""
+    return _plan(mask, user_pb2.User(), fields.MUTABLE)
 
 
 def _plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str]) -> Plan:
@@ -131,7 +127,7 @@ def _plan(mask: Sequence[str], user: user_pb2.User, writable: frozenset[str]) ->
         if isinstance(result, Violation):
             violations.append(result)
             continue
-        if _top(result) in schema.IGNORED_IN_MASK:
+        if _top(result) in fields.IGNORED_IN_MASK:
             continue
         paths.add(result)
     if violations:
@@ -164,30 +160,24 @@ def apply(current: user_pb2.User, user: user_pb2.User, plan: Plan) -> user_pb2.U
         )
     for path in plan.paths:
         name, _, key = path.partition(".")
-        if name in MESSAGE_FIELDS and key:
+        kind = fields.field(name).kind
+        if kind is Kind.MESSAGE and key:
             # MergeMessage leaves `address.locality` alone when the request has no address: clear it.
             source_message, target_message = getattr(user, name), getattr(result, name)
             if user.HasField(name):
                 setattr(target_message, key, getattr(source_message, key))
             else:
                 target_message.ClearField(key)
-        elif name in MAP_FIELDS and key:
+        elif kind is Kind.MAP and key:
             source, target = getattr(user, name), getattr(result, name)
             if key in source:
                 target[key] = source[key]
             elif key in target:
                 del target[key]
-    for name in ("email_verified", "phone_verified", "require_password_change"):
-        setattr(result, name, getattr(result, name))  # cleared bools read back as false, not absent
-    if result.HasField("address") and not result.address.ListFields():
-        result.ClearField("address")
-    if result.state == user_pb2.User.STATE_UNSPECIFIED:
-        result.state = user_pb2.User.ACTIVE
-    if result.auth_type == user_pb2.User.AUTH_TYPE_UNSPECIFIED:
-        result.auth_type = user_pb2.User.PASSWORD
-    for contact, verified in (("email", "email_verified"), ("phone_number", "phone_verified")):
-        if contact in plan.fields and verified not in plan.fields and (
-            getattr(result, contact) != getattr(current, contact)
+    fields.normalize(result)  # cleared flags read back false, a cleared enum takes its documented value
+    for field in fields.FIELDS:  # a changed contact resets its flag, unless the request sets the flag too
+        if field.resets and field.name in plan.fields and field.resets not in plan.fields and (
+            getattr(result, field.name) != getattr(current, field.name)
         ):
-            setattr(result, verified, False)
+            setattr(result, field.resets, False)
     return result

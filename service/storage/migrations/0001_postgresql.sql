@@ -1,0 +1,14 @@
+CREATE TABLE "tenant" ("id" SERIAL NOT NULL PRIMARY KEY, "name" VARCHAR(128) NOT NULL, "create_time" BIGINT NOT NULL);
+CREATE UNIQUE INDEX "tenant_name" ON "tenant" ("name");
+CREATE TABLE "api_key" ("id" VARCHAR(32) NOT NULL PRIMARY KEY, "tenant_id" INTEGER NOT NULL, "role" VARCHAR(16) NOT NULL, "user_id" VARCHAR(64), "secret_hash" VARCHAR(64) NOT NULL, "create_time" BIGINT NOT NULL, "revoke_time" BIGINT);
+CREATE INDEX "api_key_tenant_id" ON "api_key" ("tenant_id");
+CREATE TABLE "users" ("seq" SERIAL NOT NULL PRIMARY KEY, "id" VARCHAR(64) NOT NULL, "tenant_id" INTEGER NOT NULL, "username" VARCHAR(64) NOT NULL, "username_canon" VARCHAR(256) NOT NULL, "email" VARCHAR(254), "email_canon" VARCHAR(1024), "email_verified" BOOLEAN NOT NULL, "phone_number" VARCHAR(16), "phone_verified" BOOLEAN NOT NULL, "display_name" TEXT, "given_name" TEXT, "family_name" TEXT, "middle_name" TEXT, "nickname" TEXT, "profile" TEXT, "picture" TEXT, "website" TEXT, "gender" TEXT, "birthdate" TEXT, "zoneinfo" TEXT, "locale" TEXT, "address" TEXT, "attributes" TEXT, "roles" TEXT, "state" INTEGER NOT NULL, "auth_type" INTEGER NOT NULL, "require_password_change" BOOLEAN NOT NULL, "external_id" VARCHAR(256), "password_hash" TEXT, "create_time" BIGINT NOT NULL, "update_time" BIGINT NOT NULL, "last_login_time" BIGINT, "last_failed_login_time" BIGINT, "etag" VARCHAR(64) NOT NULL);
+CREATE UNIQUE INDEX "users_id" ON "users" ("id");
+CREATE UNIQUE INDEX "users_tenant_id_username_canon" ON "users" ("tenant_id", "username_canon");
+CREATE UNIQUE INDEX "users_tenant_id_email_canon" ON "users" ("tenant_id", "email_canon");
+CREATE UNIQUE INDEX "users_tenant_id_external_id" ON "users" ("tenant_id", "external_id");
+CREATE INDEX "users_tenant_id_seq" ON "users" ("tenant_id", "seq");
+CREATE TABLE "user_changes" ("seq" SERIAL NOT NULL PRIMARY KEY, "tenant_id" INTEGER NOT NULL, "user_id" VARCHAR(64) NOT NULL, "key_id" VARCHAR(32) NOT NULL, "method" VARCHAR(64) NOT NULL, "paths" TEXT NOT NULL, "old_values" TEXT NOT NULL, "new_values" TEXT NOT NULL, "change_time" BIGINT NOT NULL);
+CREATE INDEX "user_changes_tenant_id_user_id_seq" ON "user_changes" ("tenant_id", "user_id", "seq");
+CREATE TABLE "requests" ("id" SERIAL NOT NULL PRIMARY KEY, "tenant_id" INTEGER NOT NULL, "request_id" VARCHAR(64) NOT NULL, "method" VARCHAR(64) NOT NULL, "user_id" VARCHAR(64) NOT NULL, "response" BYTEA NOT NULL, "create_time" BIGINT NOT NULL);
+CREATE UNIQUE INDEX "requests_tenant_id_request_id" ON "requests" ("tenant_id", "request_id");

@@ -1,0 +1,56 @@
+"""Request ids (AIP-155): the reply of a write is kept with its id for a day, and a retry replays it.
+
+Both functions run inside the caller's write transaction, so a reply is remembered if and only if
+its write committed.
+"""
+
+from __future__ import annotations
+
+from userservice.v1 import user_pb2
+
+from service.errors import InvalidArgument, Violation
+from service.storage.db import Database
+from service.storage.models import RequestRow
+
+#: How long a request id is remembered (AIP-155 asks for "a reasonable time"): a day.
+REQUEST_ID_TTL_MICROS = 24 * 3600 * 1_000_000
+#: Expired request ids are deleted once every this many remembered ones.
+SWEEP_EVERY = 1000
+
+
+class Requests:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.remembered = 0
+
+    def replay(self, tenant_id: int, request_id: str, method: str, user_id: str, now: int) -> user_pb2.User | None:
+        """The stored reply of an earlier call with this request id; ``user_id`` must be that call's user."""
+        if not request_id:
+            return None
+        database = self.database
+        sql = database.sql("replay", lambda: RequestRow.select(
+            RequestRow.method, RequestRow.response, RequestRow.user_id, RequestRow.create_time).where(
+            (RequestRow.tenant_id == 0) & (RequestRow.request_id == "")))
+        row = database.execute(sql, (tenant_id, request_id)).fetchone()
+        if row is None:
+            return None
+        if row[3] < now - REQUEST_ID_TTL_MICROS:  # expired: this id starts afresh
+            RequestRow.delete().where((RequestRow.tenant_id == tenant_id)
+                                      & (RequestRow.request_id == request_id)).execute(database.db)
+            return None
+        if row[0] != method:
+            raise InvalidArgument([Violation("request_id", f"already used by {row[0]}")])
+        if user_id and row[2] != user_id:  # never another user's stored reply
+            raise InvalidArgument([Violation("request_id", "already used for another user")])
+        return user_pb2.User.FromString(bytes(row[1]))
+
+    def remember(self, tenant_id: int, request_id: str, method: str, user: user_pb2.User, now: int) -> None:
+        if not request_id:
+            return
+        database = self.database
+        sql = database.sql("remember", lambda: RequestRow.insert(
+            tenant_id=0, request_id="", method="", user_id="", response=b"", create_time=0))
+        database.execute(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now))
+        self.remembered += 1
+        if self.remembered % SWEEP_EVERY == 0:
+            RequestRow.delete().where(RequestRow.create_time < now - REQUEST_ID_TTL_MICROS).execute(database.db)

@@ -1,0 +1,219 @@
+"""The users table: reads, CreateUser, and the one read-modify-write that runs every other write.
+
+``run(command)`` is the transaction of every write of an existing user: replay a request id, read and
+lock the row, ``command.execute(current, now)`` (``service.users.update``: the rules, no I/O), write
+only the columns of the fields that changed (so concurrent writers of different fields, or different
+map keys, both keep their change), one audit row, remember the request id. ``validate_only`` runs the
+writes (so the unique indexes decide) and rolls them back.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from userservice.v1 import user_pb2
+
+from service.errors import NotFound
+from service.storage.audit import Audit
+from service.storage.db import Database
+from service.storage.models import USER_COLUMNS, UserRow
+from service.storage.requests import Requests
+from service.users import fields
+from service.users.fields import Filter
+from service.users.update import Change, Command, Create, new_etag
+
+User = user_pb2.User
+_INDEX = {name: i for i, name in enumerate(USER_COLUMNS)}
+_SECRET = fields.SECRET.columns[0].name
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def _user(row: Sequence[Any]) -> User:
+    return fields.user_from_row(_Row(row))
+
+
+class _Row:
+    """A row tuple read by column name, without building a dict per row."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        self.row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self.row[_INDEX[name]]
+
+
+class _RolledBack(Exception):
+    """Leaves a validate-only transaction with its would-be result, writing nothing."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("validate_only")
+        self.user = user
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordered(names: frozenset[str]) -> tuple[str, ...]:
+    """``names`` in the model's column order, the order in which Peewee writes SET clauses."""
+    return tuple(c for c in USER_COLUMNS if c in names)
+
+
+class Users:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.audit = Audit(database)
+        self.requests = Requests(database)
+
+    # ---- reads ------------------------------------------------------------------------------
+    def _select(self, by: str, lock: bool) -> str:
+        database = self.database
+
+        def build() -> Any:
+            q = UserRow.select(*[getattr(UserRow, c) for c in USER_COLUMNS]).where(
+                (UserRow.tenant_id == 0) & (getattr(UserRow, by) == ""))
+            return q.for_update() if lock and not database.is_sqlite else q
+        return database.sql(("select", by, lock), build)
+
+    def _fetch(self, tenant_id: int, user_id: str, *, lock: bool = False) -> Any:
+        """The user's row; ``lock``: inside a write transaction (which maps errors itself), locking it."""
+        sql = self._select("id", lock)
+        database = self.database
+        params = (tenant_id, user_id)
+        row = database.execute(sql, params).fetchone() if lock else database.one(sql, params)
+        if row is None:
+            raise NotFound(f"user {user_id!r} not found", metadata={"id": user_id})
+        return row
+
+    def get(self, tenant_id: int, user_id: str) -> User:
+        return _user(self._fetch(tenant_id, user_id))
+
+    def get_with_hash(self, tenant_id: int, user_id: str) -> tuple[User, str | None]:
+        """The user and its stored password hash, from one read."""
+        row = self._fetch(tenant_id, user_id)
+        return _user(row), row[_INDEX[_SECRET]]
+
+    def find_login(self, tenant_id: int, field: str, value: str) -> tuple[User, str | None] | None:
+        """The user whose unique ``field`` (username or email) canonically equals ``value``, with its hash."""
+        column = fields.field(field).columns[-1]
+        key = column.derive(value) if column.derive else value
+        row = self.database.one(self._select(column.name, False), (tenant_id, key))
+        return None if row is None else (_user(row), row[_INDEX[_SECRET]])
+
+    def page(self, tenant_id: int, *, page_size: int, after_seq: int, show_deleted: bool,
+             where: Sequence[tuple[fields.Field, Filter, Any]] = ()) -> tuple[list[User], int | None]:
+        """One keyset page ordered by creation; returns the users and the last seq if more remain."""
+        q = UserRow.select(*[getattr(UserRow, c) for c in USER_COLUMNS]).where(
+            (UserRow.tenant_id == tenant_id) & (UserRow.seq > after_seq))
+        if not show_deleted:
+            q = q.where(UserRow.state != User.DELETED)
+        for field, how, value in where:
+            column = getattr(UserRow, field.columns[-1 if how is Filter.CANONICAL else 0].name)
+            q = q.where(column.contains(json.dumps(value)) if how is Filter.CONTAINS else column == value)
+        with self.database.guard():
+            rows = list(self.database.db.execute(q.order_by(UserRow.seq).limit(page_size + 1).tuples()))
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return [_user(r) for r in rows], (rows[-1][0] if more and rows else None)
+
+    # ---- writes -----------------------------------------------------------------------------
+    def create(self, command: Create) -> User:
+        try:
+            return self.database.retry(lambda: self._create(command))  # type: ignore[no-any-return]
+        except _RolledBack as done:
+            return done.user
+
+    def _create(self, command: Create) -> User:
+        now = now_micros()
+        with self.database.write(unique=True):
+            replay = self.requests.replay(command.tenant_id, command.request_id, command.method, "", now)
+            if replay is not None:
+                return replay
+            created = User()
+            created.CopyFrom(command.user)
+            created.ClearField(fields.SECRET.name)
+            created.id = "usr_" + secrets.token_urlsafe(16)
+            created.create_time.FromMicroseconds(now)
+            created.update_time.FromMicroseconds(now)
+            created.etag = new_etag()
+            values: dict[str, Any] = {"tenant_id": command.tenant_id, _SECRET: command.password_hash}
+            for field in fields.STORED:
+                values.update(field.to_columns(created))
+            UserRow.insert(**values).execute(self.database.db)
+            paths = sorted(f.name for f in fields.WRITABLE if values[f.columns[0].name] is not None)
+            if command.password_hash is not None:
+                paths = sorted([*paths, fields.SECRET.name])
+            self.audit.record(command.tenant_id, created.id, command.key_id, command.method, paths, User(), created,
+                              now)
+            if command.validate_only:
+                raise _RolledBack(created)
+            self.requests.remember(command.tenant_id, command.request_id, command.method, created, now)
+        return created
+
+    def run(self, command: Command) -> User:
+        """Run a write command on its user's locked row (retried on a serialization failure)."""
+        try:
+            return self.database.retry(lambda: self._run(command))  # type: ignore[no-any-return]
+        except _RolledBack as done:
+            return done.user
+
+    def _run(self, command: Command) -> User:
+        now = now_micros()
+        tenant_id, user_id = command.tenant_id, command.user_id
+        with self.database.write(unique=True):
+            replay = self.requests.replay(tenant_id, command.request_id, command.method, user_id, now)
+            if replay is not None:
+                return replay
+            row = self._fetch(tenant_id, user_id, lock=True)
+            current = _user(row)
+            change = command.execute(current, now)
+            new, changed = self._write(row, current, change, now)
+            if command.validate_only:  # nothing is written: the user keeps its etag and update time
+                new.etag = current.etag
+                new.update_time.CopyFrom(current.update_time)
+                raise _RolledBack(new)
+            self.requests.remember(tenant_id, command.request_id, command.method, new, now)
+            if change.audit:
+                self.audit.record(tenant_id, user_id, command.key_id, command.method,
+                                  self._written(change, changed), current, new, now)
+        return new
+
+    def _write(self, row: Any, current: User, change: Change, now: int) -> tuple[User, list[str]]:
+        """Write the columns of the fields that differ from ``current`` (and a new hash); returns the
+        user and the names of the fields that changed."""
+        new = fields.as_stored(change.user)
+        new.ClearField(fields.SECRET.name)
+        values: dict[str, Any] = {}
+        changed: list[str] = []
+        for field in fields.STORED:
+            if field.name in change.fields and not field.same(current, new):
+                changed.append(field.name)
+                values.update(field.to_columns(new))
+        if change.password_hash is not None:
+            values[_SECRET] = change.password_hash
+        if values:
+            new.etag = new_etag()
+            values["etag"] = new.etag
+            if change.touch:
+                new.update_time.FromMicroseconds(now)
+                values["update_time"] = now
+            columns = _ordered(frozenset(values))
+            sql = self.database.sql(("update", columns), lambda: UserRow.update(
+                {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
+            self.database.execute(sql, (*(values[c] for c in columns), row[0]))
+        return new, changed
+
+    @staticmethod
+    def _written(change: Change, changed: list[str]) -> list[str]:
+        """The audit record's paths: the requested paths whose field changed, then the fields a coupling changed."""
+        tops = {p.split(".", 1)[0] for p in change.paths}
+        secret = fields.SECRET.name
+        return [p for p in change.paths if p.split(".", 1)[0] in changed
+                or (p == secret and change.password_hash is not None)] + [n for n in changed if n not in tops]

@@ -1,0 +1,292 @@
+"""UpdateUser's rules as one visible pipeline, and every other write as a command of the same kind.
+
+No I/O here. A servicer *prepares* a command from the request and the caller (mask parsed, request
+id checked, password hashed); the store runs ``command.execute(current, now)`` inside its write
+transaction, on the row it has just read and locked, and writes what the returned ``Change`` says.
+``Update.execute`` is the order of UpdateUser's answers (docs/api.md, "UpdateUser"):
+
+    authorize -> deleted? -> etag -> apply the mask -> validate the whole user -> change
+
+(NOT_FOUND comes before all of them: the store finds no row). Commands are plain frozen dataclasses,
+so SQLite's writer process (``service.writer``) receives them as they are.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from userservice.v1 import user_pb2, user_service_pb2
+
+from service.auth import Principal, require, require_user_access
+from service.errors import Aborted, AlreadyExists, InvalidArgument, PermissionDenied, Violation
+from service.errors import FailedPrecondition as _Precondition
+from service.users import fields, masks
+from service.users.validation import validate_password, validate_user
+
+User = user_pb2.User
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a command does to a user: the user after it, the paths it names (for the audit record),
+    the fields it may have changed (only those that differ are written), and a new password hash."""
+
+    user: User
+    paths: tuple[str, ...]
+    fields: frozenset[str]
+    password_hash: str | None = None
+    audit: bool = True
+    touch: bool = True  # a new ``update_time``
+
+
+class Command(Protocol):
+    """A write the store runs in one transaction on one user's locked row."""
+
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def validate_only(self) -> bool: ...
+
+    def execute(self, current: User, now: int) -> Change: ...
+
+
+def same_etag(given: str, current: str) -> bool:
+    """Whether an etag or ``If-Match`` value matches (RFC 9110): ``*``, or a comma-separated list of
+    tags, each quoted, unquoted or weak (``W/``)."""
+    def bare(tag: str) -> bytes:
+        return tag.strip().removeprefix("W/").strip('"').encode()
+    if given.strip() == "*":
+        return True
+    want = bare(current)
+    return any(secrets.compare_digest(bare(tag), want) for tag in given.split(","))
+
+
+def new_etag() -> str:
+    """A strong etag, quoted as RFC 9110 wants it, so the same string serves JSON and HTTP."""
+    return '"' + secrets.token_urlsafe(12) + '"'
+
+
+def check_etag(etag: str, current: User) -> None:
+    if etag and not same_etag(etag, current.etag):
+        raise Aborted("the user changed since this etag was read; read it again", metadata={"etag": current.etag})
+
+
+def check_request_id(request_id: str) -> None:
+    if request_id:
+        try:
+            uuid.UUID(request_id)
+        except ValueError:
+            raise InvalidArgument([Violation("request_id", "must be a UUID")]) from None
+
+
+def writable_fields(who: Principal) -> frozenset[str]:
+    return fields.MUTABLE if who.is_admin else fields.SELF_SERVICE
+
+
+class _Caller:
+    """The caller's tenant and key, for the store (commands carry the whole ``Principal``)."""
+
+    who: Principal
+
+    @property
+    def tenant_id(self) -> int:
+        return self.who.tenant_id
+
+    @property
+    def key_id(self) -> str:
+        return self.who.key_id
+
+
+# ---- UpdateUser (and the seed routes) ---------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Update(_Caller):
+    who: Principal
+    user_id: str
+    user: User  # the request's values
+    plan: masks.Plan
+    derived: bool = False  # no mask was sent: the populated fields are the mask
+    etag: str = ""
+    request_id: str = ""
+    validate_only: bool = False
+    method: str = "UpdateUser"
+    password_hash: str | None = None
+    password_violations: tuple[Violation, ...] = ()
+    state: int | None = None  # seed 004: DELETED, or ACTIVE to undelete, together with the fields
+    refusals: tuple[Violation, ...] = field(default=())  # a route's own violations, reported with the rest
+
+    def execute(self, current: User, now: int) -> Change:
+        authorize(self, current)
+        base = _undeleted(current) if self.state == User.ACTIVE else current
+        if base.state == User.DELETED:
+            raise _Precondition("the user is deleted; undelete it first", reason="USER_DELETED")
+        check_etag(self.etag, current)
+        new = masks.apply(base, self.user, self.plan)
+        violations = [*self.refusals, *validate_user(new), *self.password_violations]
+        if violations:
+            raise InvalidArgument(violations)
+        changed = self.plan.fields
+        if self.state is not None:
+            new.state = self.state  # type: ignore[assignment]
+            changed = changed | {"state"}
+        return Change(new, self.plan.paths, changed | _resets(changed), self.password_hash)
+
+
+def _undeleted(current: User) -> User:
+    base = User()
+    base.CopyFrom(current)
+    if base.state == User.DELETED:
+        base.state = User.ACTIVE
+    return base
+
+
+def _resets(changed: frozenset[str]) -> frozenset[str]:
+    return frozenset(f.resets for f in fields.FIELDS if f.resets and f.name in changed)
+
+
+def authorize(command: Update, current: User) -> None:
+    """PERMISSION_DENIED for a caller who may not make this change (a reader, another user's key,
+    or a field the key may not write). With no mask, a field sent back unchanged (a GET body PATCHed
+    back) is not a change: only what would really change is refused."""
+    who = command.who
+    paths = command.plan.paths
+    if who.role == "reader":
+        raise PermissionDenied(f"a reader key cannot write; this request writes: {', '.join(paths) or '(none)'}",
+                               reason="FIELD_NOT_WRITABLE", metadata={"paths": ",".join(paths), "role": "reader"})
+    require_user_access(who, command.user_id, write=True)
+    writable = writable_fields(who)
+    forbidden = sorted(f for f in command.plan.fields - writable if not command.derived
+                       or fields.field(f).secret or not fields.field(f).same(command.user, current))
+    if command.state is not None and command.state != current.state and "state" not in writable:
+        forbidden = sorted({*forbidden, "state"})
+    if forbidden:
+        hint = " (a user key changes its password with ChangePassword)" if fields.SECRET.name in forbidden else ""
+        raise PermissionDenied(f"this key may not change: {', '.join(forbidden)}{hint}",
+                               reason="FIELD_NOT_WRITABLE", metadata={"paths": ",".join(forbidden)})
+
+
+def prepare_update(who: Principal, request: user_service_pb2.UpdateUserRequest, *, etag: str = "",
+                   method: str = "UpdateUser", state: int | None = None,
+                   refusals: tuple[Violation, ...] = ()) -> Update:
+    """The command of an UpdateUser request (the mask parsed and checked); the password is hashed later."""
+    if not request.user.id:
+        raise InvalidArgument([Violation("id", "required: the id of the user to update")])
+    check_request_id(request.request_id)
+    plan = masks.plan(request.update_mask.paths, request.user, writable=writable_fields(who))
+    return Update(who, request.user.id, request.user, plan, derived=not request.update_mask.paths,
+                  etag=request.user.etag or etag, request_id=request.request_id,
+                  validate_only=request.validate_only or bool(refusals), method=method, state=state,
+                  refusals=refusals)
+
+
+def new_password(command: Update) -> str | None:
+    """The password the command sets, if its mask names one."""
+    return command.user.password if fields.SECRET.name in command.plan.fields else None
+
+
+# ---- the other writes -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SetState(_Caller):
+    """DeleteUser (``state`` DELETED) and UndeleteUser (``state`` ACTIVE)."""
+
+    who: Principal
+    user_id: str
+    state: int
+    method: str
+    etag: str = ""
+    request_id: str = ""
+    validate_only: bool = False
+
+    def execute(self, current: User, now: int) -> Change:
+        require(self.who, "admin")
+        check_etag(self.etag, current)
+        if self.state == User.DELETED and current.state == User.DELETED:
+            raise _Precondition("the user is already deleted", reason="USER_DELETED")
+        if self.state == User.ACTIVE and current.state != User.DELETED:
+            raise AlreadyExists("the user is not deleted", reason="USER_NOT_DELETED")
+        new = User()
+        new.CopyFrom(current)
+        new.state = self.state  # type: ignore[assignment]
+        return Change(new, ("state",), frozenset({"state"}))
+
+
+@dataclass(frozen=True, slots=True)
+class SetPassword(_Caller):
+    """ChangePassword, once the current password has been verified and the new one hashed."""
+
+    who: Principal
+    user_id: str
+    password_hash: str
+    request_id: str = ""
+    method: str = "ChangePassword"
+    validate_only: bool = False
+
+    def execute(self, current: User, now: int) -> Change:
+        require_user_access(self.who, self.user_id, write=True)
+        if current.state == User.DELETED:
+            raise _Precondition("the user is deleted", reason="USER_DELETED")
+        new = User()
+        new.CopyFrom(current)
+        new.require_password_change = False
+        return Change(new, (fields.SECRET.name, "require_password_change"), frozenset({"require_password_change"}),
+                      self.password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLogin(_Caller):
+    """VerifyPassword's outcome: the login time (the etag changes too), a rehashed password; no audit."""
+
+    who: Principal
+    user_id: str
+    ok: bool
+    rehash: str | None = None
+    method: str = "VerifyPassword"
+    request_id: str = ""
+    validate_only: bool = False
+
+    def execute(self, current: User, now: int) -> Change:
+        name = "last_login_time" if self.ok else "last_failed_login_time"
+        new = User()
+        new.CopyFrom(current)
+        getattr(new, name).FromMicroseconds(now)
+        return Change(new, (), frozenset({name}), self.rehash, audit=False, touch=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Create(_Caller):
+    """CreateUser: a validated user; the store gives it an id, times and an etag."""
+
+    who: Principal
+    user: User
+    password_hash: str | None = None
+    request_id: str = ""
+    validate_only: bool = False
+    method: str = "CreateUser"
+    user_id: str = ""
+
+
+def prepare_create(who: Principal, request: user_service_pb2.CreateUserRequest) -> Create:
+    """The user to create, with output-only fields dropped and cleared enums defaulted, validated as a whole."""
+    require(who, "admin")
+    check_request_id(request.request_id)
+    user = User()
+    user.CopyFrom(request.user)
+    for name in fields.IGNORED_IN_MASK:
+        user.ClearField(name)
+    fields.as_stored(user)
+    violations = validate_user(user)
+    if user.HasField("password"):
+        violations += validate_password(user.password, user.username)
+    if violations:
+        raise InvalidArgument(violations)
+    return Create(who, user, request_id=request.request_id, validate_only=request.validate_only)
