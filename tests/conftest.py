@@ -23,6 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """PostgreSQL-only tests are deselected in the SQLite pass: `make test` runs them in the PostgreSQL pass."""
+    for item in items:  # every test of the session's real service starts processes
+        if "service" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.process)
     if BACKEND == "postgresql":
         return
     keep = [item for item in items if item.get_closest_marker("postgres_only") is None]

@@ -15,6 +15,8 @@ from service.auth import split_key
 from service.passwords import make_context
 from tests.support import BIN, Service, basic, unique
 
+pytestmark = pytest.mark.process
+
 User = user_pb2.User
 CARRIERS = {
     "bearer": lambda k: ("authorization", f"Bearer {k}"),

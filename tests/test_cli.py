@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support import BIN
+
+pytestmark = pytest.mark.process
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

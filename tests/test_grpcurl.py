@@ -9,6 +9,8 @@ import pytest
 
 from tests.support import Service, grpcurl_binary
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture(params=["grpc", "envoy"])
 def port(request: pytest.FixtureRequest, service: Service) -> int:

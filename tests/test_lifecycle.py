@@ -9,8 +9,11 @@ import threading
 from pathlib import Path
 
 import grpc
+import pytest
 
 from tests.support import Service, refused, unique
+
+pytestmark = pytest.mark.process
 
 
 def test_sigterm_drains_in_flight_calls_then_stops_envoy_and_server(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from userservice.v1 import user_service_pb2 as api
 
 from tests.support import Service, fresh_postgres, unique
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.process, pytest.mark.postgres_only]
 
 
 @pytest.fixture

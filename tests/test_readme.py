@@ -8,7 +8,11 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT, Service
+
+pytestmark = pytest.mark.process
 
 
 def example_block() -> str:

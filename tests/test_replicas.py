@@ -27,6 +27,8 @@ from service import processes
 from service.logs import ACCESS_FLUSH_S
 from tests.support import BIN, ROOT, free_port, fresh_postgres, refused, rpc_error, unique
 
+pytestmark = pytest.mark.process
+
 needs_postgres = pytest.mark.postgres_only
 
 

@@ -19,7 +19,7 @@ from userservice.v1 import user_pb2, user_service_pb2
 
 from tests.support import Service, rpc_error
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
 
 
 def rename(user_id: str, name: str) -> user_service_pb2.UpdateUserRequest:

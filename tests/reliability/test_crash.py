@@ -21,7 +21,7 @@ from userservice.v1 import user_pb2, user_service_pb2
 from tests.reliability.helpers import figure
 from tests.support import Service, unique
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 ROUNDS, UPDATERS = 5, 4
 
 

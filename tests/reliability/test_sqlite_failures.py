@@ -18,7 +18,7 @@ from userservice.v1 import user_pb2, user_service_pb2
 from tests.reliability.helpers import changes, figure
 from tests.support import Service, rpc_error, unique
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(60)]
 BUSY_MS = 200
 
 
