@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from service.auth import new_key
-from service.store import Store, User, UserRow, new_etag, now_micros
-from service.validation import canonical
+from service.storage import Store
+from service.storage.models import UserRow
+from service.storage.users import now_micros
+from service.users.rules import canonical
+from service.users.update import User, new_etag
 
 TENANT = "bench"
 PASSWORD = "Bench-Password-1"
@@ -62,7 +65,7 @@ def build(path: Path, n: int, password_hash: str) -> float:
         Path(str(path) + suffix).unlink(missing_ok=True)
     store = Store(f"sqlite:///{path}")
     try:
-        tid = store.tenant_id(TENANT, create=True)
+        tid = store.keys.tenant_id(TENANT, create=True)
         assert tid is not None
         # The statement is built by Peewee once; the rows go through executemany in big transactions.
         sql = UserRow.insert({getattr(UserRow, c): None for c in COLUMNS}).sql()[0]
@@ -86,7 +89,7 @@ def admin_key(path: Path) -> str:
     store = Store(f"sqlite:///{path}")
     try:
         key_id, key, secret_hash = new_key()
-        store.create_key(TENANT, "admin", None, secret_hash, key_id)
+        store.keys.create_key(TENANT, "admin", None, secret_hash, key_id)
         return key
     finally:
         store.close()

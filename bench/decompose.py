@@ -2,9 +2,8 @@
 
     .venv/bin/python -m bench.decompose [--rounds 5] [--requests 10000] [VARIANT ...]
 
-A VARIANT is ``-`` (the service as shipped) or parts joined by ``+``: parts to remove (``writer``, ``etag``,
-``audit``, ``log``, ``store``, ``interceptor``) or experiments to run (``bare-sql``, ``commit-every-4``,
-``ten-sqlite-calls``, ``sections``); see ``bench.variant_server``. Every variant runs as its own server on its own
+A VARIANT is ``-`` (the service as shipped) or parts to remove joined by ``+`` (``writer``, ``etag``,
+``audit``, ``log``, ``store``, ``interceptor``); see ``bench.variant_server``. Every variant runs as its own server on its own
 copy of the 10,000-user database, without Envoy; each round measures the floor, then each variant, with
 h2load at 16 streams (as ``make bench``). For each it reads CPU time from /proc: the server's whole process
 tree (its writer process included), the server's main thread, which runs its event loop and bounded the
@@ -27,10 +26,9 @@ from pathlib import Path
 from bench import dataset
 from bench.cpu import Meter
 from bench.run import RESULTS, free_port, measured_update, process, serve
-from bench.variant_server import EXPERIMENTS
 from service.passwords import make_context
 
-DEFAULT = ["-", "writer", "etag", "log", "store", "store+writer", "store+writer+interceptor+etag", "bare-sql+writer"]
+DEFAULT = ["-", "writer", "etag", "log", "store", "store+writer", "store+writer+interceptor+etag"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         logs: list[tuple[str, Path]] = []
         for variant in args.variants:
             label = "service" if variant == "-" else " ".join(
-                ("with " if part in EXPERIMENTS else "without ") + part for part in variant.split("+"))
+                "without " + part for part in variant.split("+"))
             db = run_dir / f"{label.replace(' ', '-').replace('+', '-')}.db"
             shutil.copy(template, db)
             key = dataset.admin_key(db)

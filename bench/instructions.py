@@ -9,7 +9,7 @@ and once with none) and prints (difference of the totals) / calls. Each update i
 database, through a real Store; no gRPC, no access log, WAL checkpoints left out (they run on a thread of
 their own in the server).
 
-``--sections`` runs the same updates without valgrind, with ``bench.variant_server``'s ``sections``
+(The ``--sections`` experiment of earlier rounds was retired with the private names it patched.)
 experiment on: the thread CPU time of each part of an update in-process, to set beside the same figures
 under load (``python -m bench.decompose - sections``).
 """
@@ -34,8 +34,9 @@ def run_updates(calls: int, workdir: Path) -> None:
     from bench.run import update_request
     from service.auth import Principal
     from service.passwords import Hasher, make_context
-    from service.store import Store
-    from service.users import UserService
+    from service.storage import Store
+    from service.users.servicer import UserService
+    from service.writer import InProcess
 
     template = workdir / "template.db"
     if not template.exists():
@@ -46,9 +47,9 @@ def run_updates(calls: int, workdir: Path) -> None:
     shutil.copy(template, db)
     store = Store(f"sqlite:///{db}")
     store.db.execute_sql("PRAGMA wal_autocheckpoint = 0")
-    tenant = store.tenant_id(dataset.TENANT)
+    tenant = store.keys.tenant_id(dataset.TENANT)
     assert tenant is not None
-    service = UserService(store, Hasher())
+    service = UserService(store, Hasher(), InProcess(store))
     who = Principal("bench", tenant, dataset.TENANT, "admin", None)
     rng = random.Random(1)
     requests = []
@@ -80,14 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--sections", action="store_true", help="thread CPU per part of an update, in-process")
     args = parser.parse_args(argv)
-    if args.sections:
-        from bench import variant_server
-        variant_server._sections()
-        with tempfile.TemporaryDirectory(prefix="bench-sections-") as tmp:
-            run_updates(3 * variant_server.SECTIONS_EVERY - WARM_UP, Path(tmp))  # the last line is warm
-        return 0
     if args.inner is not None:
         run_updates(args.inner, args.workdir)
         return 0

@@ -1,194 +1,107 @@
-"""``userservice serve`` with parts of the service removed or changed, for ``bench.decompose`` only (never shipped).
+"""``userservice serve`` with parts of the service removed, for ``bench.decompose`` only (never shipped).
 
 Run as ``python -m bench.variant_server serve ...`` (the arguments of ``userservice serve``) with
-``BENCH_REMOVE`` set to a comma-separated list of parts to take out of, or experiments to run in, every
-call. The server starts its writer process as ``python -m bench.variant_server writer ...``, so the
-same parts are taken out of both processes. Parts (each measures what it costs under load by its absence):
-
-- ``writer``: the writer process (``serve --no-writer-process``: the server writes itself, as before);
+``BENCH_REMOVE`` set to a comma-separated list of parts to take out of every call. Each variant is built
+by injecting subclasses into ``service.server.serve`` (``Parts``) and into the writer process
+(``python -m bench.variant_server writer ...``), never by patching the service's names. Parts (each
+measures what it costs under load by its absence):
+- ``writer``: the writer process (``serve --no-writer-process``: the server writes itself);
 - ``etag``: the ``etag`` initial metadata (grpc.aio sends it as a batch of its own);
 - ``audit``: the audit row (its JSON and its INSERT);
 - ``log``: the access log line;
-- ``store``: the whole update (UpdateUser answers with the request's user, etag and all; in the writer,
-  so the hand-over to it stays unless ``writer`` goes too);
-- ``interceptor``: the call interceptor (no authentication, decoding, error mapping, log or hand-over to
-  the writer; only meaningful with ``store``, since the servicer needs the caller it sets).
-
-Experiments (each tests one idea for the write path; none is safe to ship as it is):
-
-- ``bare-sql``: UpdateUser as its five SQL statements (BEGIN IMMEDIATE, the read, the UPDATE, the audit
-  INSERT, COMMIT) and the reply built from the row: no mask, validation or other Python logic, so what
-  any implementation of this transaction costs at least;
-- ``commit-every-4``: a SQLite write transaction stays open and commits every fourth write, which is
-  what a group commit could save at most (a crash loses up to three acknowledged writes: never ship);
-- ``ten-sqlite-calls``: ten more ``SELECT 1`` per update, each of which releases and takes back the
-  GIL, to see what one sqlite3 call costs under load;
-- ``sections``: the service as shipped, with the thread CPU time of each part of ``UserService.update``
-  (begin, read, row to message, audit, commit, and the rest) written to the log every 4,000 updates.
+- ``store``: the whole update (UpdateUser answers with the request's user);
+- ``interceptor``: the call interceptor (only meaningful with ``store``: the servicer needs the caller).
+The experiments of earlier rounds (``bare-sql``, ``commit-every-4``, ``ten-sqlite-calls``, ``sections``)
+patched private names and were retired; their results stay in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-import time
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-from service import logs, store, users
-from service import server as server_module
+from service import cli
+from service.auth import Principal
+from service.interceptors import CallInterceptor
+from service.server import Parts
+from service.storage import Store
+from service.storage.audit import Audit
+from service.users.servicer import UserService, metadata_value
+from service.writer import WriterClient
+from service.writer import main as writer_main
 
 REMOVE = frozenset(filter(None, os.environ.get("BENCH_REMOVE", "").split(",")))
 PARTS = frozenset({"writer", "etag", "audit", "log", "store", "interceptor"})
-EXPERIMENTS = frozenset({"bare-sql", "commit-every-4", "ten-sqlite-calls", "sections"})
-SECTIONS_EVERY = 4000
 
 
-def _apply() -> None:
-    unknown = REMOVE - PARTS - EXPERIMENTS
-    if unknown:
-        raise SystemExit(f"unknown parts {sorted(unknown)}: choose from {sorted(PARTS | EXPERIMENTS)}")
-    if "etag" in REMOVE:
-        async def no_etag(context: Any, user: Any) -> None:
-            return None
-        users.send_etag = no_etag
-    if "log" in REMOVE:
-        logs.access = lambda *args: None
-    if "audit" in REMOVE:
-        store.Store._audit = lambda self, *args: None  # type: ignore[method-assign]
-    if "store" in REMOVE:
-        async def update_user(self: Any, request: Any, context: Any) -> Any:
+class NoAudit(Audit):
+    def record(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class VariantStore(Store):
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        if "audit" in REMOVE:
+            self.users.audit = NoAudit(self.database)
+
+
+class VariantUsers(UserService):
+    async def UpdateUser(self, request: Any, context: Any) -> Any:
+        if "store" in REMOVE:
             user = request.user
             user.etag = '"0123456789abcdef"'
-            await users.send_etag(context, user)
-            return user
-        users.UserService.UpdateUser = update_user  # type: ignore[method-assign]
-    if "interceptor" in REMOVE:
-        real = server_module.grpc.aio.server
-
-        def no_interceptors(*args: Any, **kwargs: Any) -> Any:
-            kwargs.pop("interceptors", None)
-            return real(*args, **kwargs)
-        server_module.grpc.aio.server = no_interceptors
-    if "bare-sql" in REMOVE:
-        _bare_sql()
-    if "commit-every-4" in REMOVE:
-        _commit_every(4)
-    if "ten-sqlite-calls" in REMOVE:
-        _more_sqlite_calls(10)
-    if "sections" in REMOVE:
-        _sections()
+        else:
+            who = Principal("bench", 0, "", "admin", None) if "interceptor" in REMOVE else None
+            user = await self.update(who or _principal(), request, etag=metadata_value(context, "if-match"))
+        if "etag" not in REMOVE:
+            await context.send_initial_metadata((("etag", user.etag),))
+        return user
 
 
-def _bare_sql() -> None:
-    """UpdateUser as its five SQL statements and the reply, with no mask, validation or other Python logic."""
-    import json
+def _principal() -> Principal:
+    from service.context import principal
 
-    async def update_user(self: Any, request: Any, context: Any) -> Any:
-        who = users.principal()
-        db = self.store
-        conn = db.db.connection()
-        user = request.user
-        now = store.now_micros()
-        etag = store.new_etag()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute(db._select_user_sql("id", True), (who.tenant_id, user.id)).fetchone()
-            conn.execute("UPDATE users SET display_name = ?, given_name = ?, etag = ?, update_time = ? "
-                         "WHERE seq = ?", (user.display_name, user.given_name, etag, now, row[0]))
-            conn.execute("INSERT INTO user_changes (tenant_id, user_id, key_id, method, paths, old_values, "
-                         "new_values, change_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (who.tenant_id, user.id, who.key_id, "UpdateUser", '["display_name","given_name"]',
-                          json.dumps({"display_name": row[5], "given_name": row[6]}),
-                          json.dumps({"display_name": user.display_name, "given_name": user.given_name}), now))
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        updated = store.row_to_user(row)
-        updated.display_name, updated.given_name, updated.etag = user.display_name, user.given_name, etag
-        updated.update_time.FromMicroseconds(now)
-        await users.send_etag(context, updated)
-        return updated
-    users.UserService.UpdateUser = update_user  # type: ignore[method-assign]
+    return principal()
 
 
-def _commit_every(n: int) -> None:
-    writes = [0]
-
-    def enter(self: Any) -> None:
-        self.conn = self.store.db.connection()
-        if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
-
-    def exit_(self: Any, kind: Any, exc: Any, tb: Any) -> None:
-        if kind is not None:
-            self.conn.rollback()
-            return
-        writes[0] += 1
-        if writes[0] % n == 0:
-            self.conn.commit()
-    store._Transaction.__enter__ = enter  # type: ignore[method-assign]
-    store._Transaction.__exit__ = exit_  # type: ignore[method-assign,assignment]
+class VariantWriter(WriterClient):
+    command = (sys.executable, "-m", "bench.variant_server", "writer")
 
 
-def _more_sqlite_calls(n: int) -> None:
-    real = store.Store._update
-
-    def update(self: Any, *args: Any, **kwargs: Any) -> Any:
-        conn = self.db.connection()
-        for _ in range(n):
-            conn.execute("SELECT 1").fetchone()
-        return real(self, *args, **kwargs)
-    store.Store._update = update  # type: ignore[method-assign]
+class QuietInterceptor(CallInterceptor):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs, access_log=lambda *a: None)
 
 
-def _sections() -> None:
-    spent: Counter[str] = Counter()
-    calls = [0]
+def parts() -> Parts:
+    return Parts(store=VariantStore, users=VariantUsers, writer=VariantWriter,
+                 interceptor=None if "interceptor" in REMOVE else QuietInterceptor if "log" in REMOVE
+                 else CallInterceptor)
 
-    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            start = time.thread_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.thread_time() - start
-        return run
 
-    timed_parts: tuple[tuple[str, Any, str], ...] = (  # (name, what holds it, attribute), in report order
-        ("begin", store._Transaction, "__enter__"), ("read", store.Store, "_fetch"),
-        ("row to message", store, "row_to_user"), ("audit", store.Store, "_audit"),
-        ("commit", store._Transaction, "__exit__"))
-    for name, owner, attribute in timed_parts:
-        setattr(owner, attribute, timed(name, getattr(owner, attribute)))
-    real = users.UserService.update
+def main(argv: Sequence[str]) -> int:
+    unknown = REMOVE - PARTS
+    if unknown:
+        raise SystemExit(f"unknown parts {sorted(unknown)}: choose from {sorted(PARTS)}")
+    if argv and argv[0] == "writer":
+        return writer_main(argv[1:], store_class=VariantStore)
+    import asyncio
 
-    async def update(self: Any, *args: Any, **kwargs: Any) -> Any:
-        start = time.thread_time()
-        try:
-            return await real(self, *args, **kwargs)
-        finally:
-            spent["update"] += time.thread_time() - start
-            calls[0] += 1
-            if calls[0] % SECTIONS_EVERY == 0:
-                parts = {name: spent[name] for name, _, _ in timed_parts}
-                parts["the rest"] = spent["update"] - sum(parts.values())
-                parts["whole update"] = spent["update"]
-                line = ", ".join(f"{name} {seconds * 1e6 / SECTIONS_EVERY:.0f}" for name, seconds in parts.items())
-                print(f"sections (thread CPU us per update): {line}", file=sys.stderr, flush=True)
-                spent.clear()
-    users.UserService.update = update  # type: ignore[method-assign]
+    from service import logs
+    from service.server import serve
+
+    args = cli._parser().parse_args(argv)
+    logs.setup()
+    settings = cli.settings(args)
+    if "writer" in REMOVE:
+        settings = dataclasses.replace(settings, writer_process=False)
+    asyncio.run(serve(settings, parts()))
+    return 0
 
 
 if __name__ == "__main__":
-    _apply()
-    from service import writer
-
-    writer.Writer.command = (sys.executable, "-m", "bench.variant_server", "writer")
-    if sys.argv[1] == "writer":
-        sys.exit(writer.main(sys.argv[2:]))
-    from service.cli import main
-
-    sys.exit(main(sys.argv[1:] + (["--no-writer-process"] if "writer" in REMOVE else [])))
+    sys.exit(main(sys.argv[1:]))

@@ -31,9 +31,11 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset()) -> None:
+    def __init__(self, auth: Authenticator, open_methods: frozenset[str] = frozenset(),
+                 access_log: Callable[[str, str, float, str | None], None] = logs.access) -> None:
         self.auth = auth
         self.open_methods = open_methods
+        self.access_log = access_log
         self._wrapped: dict[str, Handler] = {}  # one wrapped handler per method, built on its first call
 
     async def intercept_service(
@@ -86,7 +88,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 status = internal_status()
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
-                logs.access(name, code.name, (time.perf_counter() - start) * 1000, key_id)
+                self.access_log(name, code.name, (time.perf_counter() - start) * 1000, key_id)
 
         wrapped_any: Any = wrapped
         result: Handler = grpc.unary_unary_rpc_method_handler(

@@ -38,6 +38,16 @@ MAX_MESSAGE_BYTES = 1 << 20
 SERVICE_NAMES = (*envoy.SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 
+@dataclass(frozen=True)
+class Parts:
+    """The classes ``serve`` builds the service from; a benchmark variant injects subclasses (never patches)."""
+
+    store: type[Store] = Store
+    users: type[UserService] = UserService
+    writer: type[WriterClient] = WriterClient
+    interceptor: type[CallInterceptor] | None = CallInterceptor
+
+
 @dataclass
 class Running:
     server: grpc.aio.Server
@@ -46,19 +56,19 @@ class Running:
 
 
 async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:0",
-                        writes: Writes | None = None) -> Running:
+                        writes: Writes | None = None, parts: Parts = Parts()) -> Running:
     """A started gRPC server with UserService, the seed adapters, health and reflection; returns it and its port.
 
     ``writes``: where write commands run (default: on ``store``, in this process).
     """
     auth = Authenticator(store)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED)],
+        interceptors=[parts.interceptor(auth, open_methods=compat.SELF_AUTHENTICATED)] if parts.interceptor else [],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
-    users = UserService(store, hasher, writes or InProcess(store))
+    users = parts.users(store, hasher, writes or InProcess(store))
     user_service_pb2_grpc.add_UserServiceServicer_to_server(users, server)  # type: ignore[no-untyped-call]
     compat.add_to_server(server, users, auth)
     health_servicer = health_aio.HealthServicer()
@@ -71,23 +81,23 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     return Running(server, port, health_servicer)
 
 
-async def serve(settings: Settings, writer_class: type[WriterClient] = WriterClient) -> None:
+async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server.
 
     On SQLite (unless ``settings.writer_process`` is off) write commands run in a writer process
-    (``service.writer``); ``writer_class`` lets a benchmark inject a variant of it.
+    (``service.writer``). ``parts``: the classes to build it from (a benchmark injects variants).
     """
-    store = Store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
+    store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                   max_page_count=settings.sqlite_max_page_count)
     writer = None
     if store.is_sqlite and settings.writer_process:  # the writer process writes (and checkpoints the WAL)
-        writer = writer_class(settings)
+        writer = parts.writer(settings)
         await writer.start()
     else:
         store.checkpoint_in_background()
     hasher = Hasher(workers=settings.hash_workers)
     listen, http_port, grace = settings.listen, settings.http_port, settings.grace
-    running = await create_server(store, hasher, f"{listen}:{settings.grpc_port}", writer)
+    running = await create_server(store, hasher, f"{listen}:{settings.grpc_port}", writer, parts)
     envoy = None
     try:
         if http_port is not None:

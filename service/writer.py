@@ -226,8 +226,8 @@ def execute(store: Store, body: bytes) -> tuple[bool, Any]:
     return True, user.SerializeToString()
 
 
-async def _serve(sock: socket.socket, settings: Settings) -> None:
-    store = Store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
+async def _serve(sock: socket.socket, settings: Settings, store_class: type[Store]) -> None:
+    store = store_class(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                   max_page_count=settings.sqlite_max_page_count)
     store.checkpoint_in_background()
     closed = asyncio.Event()
@@ -253,7 +253,7 @@ async def _serve(sock: socket.socket, settings: Settings) -> None:
         store.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, store_class: type[Store] = Store) -> int:
     from service import logs
 
     parser = argparse.ArgumentParser(prog="python -m service.writer", description="SQLite's writer process")
@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
     os.set_blocking(sock.fileno(), False)
-    asyncio.run(_serve(sock, Settings.loads(args.settings)))
+    asyncio.run(_serve(sock, Settings.loads(args.settings), store_class))
     return 0
 
 
