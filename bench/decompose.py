@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--against", type=Path, action="append", default=[],
+                        help="also serve the checkout at this path (e.g. a `git worktree` of an older commit), "
+                             "in the same rounds: an old-against-new A/B")
     parser.add_argument("variants", nargs="*", default=DEFAULT)
     args = parser.parse_args(argv)
     run_dir = RESULTS / time.strftime("decompose-%Y%m%d-%H%M%S")
@@ -79,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             servers.append((label, proc.pid, port, key, None if "store" in variant or "audit" in variant else db))
             logs.append((label, db.with_suffix(".log")))
         os.environ.pop("BENCH_REMOVE", None)
+        for tree in args.against:  # another checkout's `userservice serve`, its writer process included
+            label = f"checkout {tree.name}"
+            db = run_dir / f"{tree.name}.db"
+            shutil.copy(template, db)
+            key = dataset.admin_key(db)
+            port = free_port()
+            os.environ["PYTHONPATH"] = f"{tree.resolve()}/generated:{tree.resolve()}"
+            proc = stack.enter_context(serve(db, port, None, db.with_suffix(".log"),
+                                             command=[sys.executable, "-m", "service.cli"]))
+            os.environ.pop("PYTHONPATH")
+            servers.append((label, proc.pid, port, key, db))
         measured_update("warm-up", floor_port, None, None, width, 16, 2000)
         for _label, _, port, key, db in servers:
             measured_update("warm-up", port, key, db, width, 16, 2000)
