@@ -164,12 +164,19 @@ def _migration_2(db: Any) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "requests_create_time" ON "requests" ("create_time")')
 
 
+def _migration_3(db: Any) -> None:
+    """Syncano's integer user ids: their tables, with their models, are in service/compat/numbers.py."""
+    from service.compat import numbers
+
+    numbers.create_tables(db)
+
+
 MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
 
 #: Write transactions rolled back by a serialization failure or deadlock run again, at most this often.
 WRITE_ATTEMPTS = 8
 #: Versioned migrations, applied in order at start, each in its own transaction. Append only.
-MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_migration_1, _migration_2, _migration_3]
 #: How long a request id is remembered (AIP-155 asks for "a reasonable time"): a day.
 REQUEST_ID_TTL_MICROS = 24 * 3600 * 1_000_000
 #: Expired request ids are deleted once every this many remembered ones.
