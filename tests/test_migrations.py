@@ -25,20 +25,22 @@ def test_an_older_database_is_migrated_at_start_and_keeps_its_data(tmp_path: Pat
                                               auth_type=User.PASSWORD), password_hash=None, key_id="setup")
         # Make it a version-1 database, as an older release left it.
         first.db.execute_sql('DROP INDEX "requests_create_time"')
-        SchemaVersion.delete().where(SchemaVersion.version == 2).execute(first.db)
+        first.db.execute_sql('DROP TABLE "syncano_user_numbers"')
+        SchemaVersion.delete().where(SchemaVersion.version >= 2).execute(first.db)
         first.close()
 
         again = Store(url)
         try:
             versions = [v for (v,) in SchemaVersion.select(SchemaVersion.version).tuples().execute(again.db)]
-            assert versions == [1, 2] == list(range(1, len(store_module.MIGRATIONS) + 1))
+            assert versions == [1, 2, 3] == list(range(1, len(store_module.MIGRATIONS) + 1))
             assert "requests_create_time" in {i.name for i in again.db.get_indexes("requests")}
+            assert {"syncano_user_numbers", "syncano_number_counters"} <= set(again.db.get_tables())
             assert again.get_user(tenant, made.id).nickname == "n"
         finally:
             again.close()
         third = Store(url)  # nothing left to apply: no second row for any version
         try:
-            assert SchemaVersion.select().count(third.db) == 2
+            assert SchemaVersion.select().count(third.db) == len(store_module.MIGRATIONS)
         finally:
             third.close()
 
