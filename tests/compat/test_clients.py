@@ -74,10 +74,11 @@ def test_rocketchat_client(service: Service, admin_key: str, user: Any) -> None:
     from rocketchat_API.rocketchat import RocketChat
 
     rc = RocketChat(auth_token=admin_key, user_id=user.id, server_url=base_url(service))
-    out = rc.users_update(user.id, name="new name", email="newemail@user.tld", customFields={"twitter": "@ex"})
+    email = f"{unique('new')}@user.tld"
+    out = rc.users_update(user.id, name="new name", email=email, customFields={"twitter": "@ex"})
     assert out["success"] is True and out["user"]["name"] == "new name"
     got = service.get_user(admin_key, user.id)
-    assert got.display_name == "new name" and got.email == "newemail@user.tld"
+    assert got.display_name == "new name" and got.email == email and dict(got.attributes) == {"twitter": "@ex"}
 
     info = rc.users_info(user_id=user.id)
     assert info["success"] is True and info["user"] == out["user"]
