@@ -134,3 +134,23 @@ def test_user_profile_class_and_token_authorization(service: Service, admin_key:
     assert reply.json["name"] == "user_profile" and reply.json["schema"] == []
     other = service.rest("GET", "/v1.1/instances/acme/classes/books/", headers={"X-API-KEY": admin_key})
     assert other.status == 404 and other.json == {"detail": "Not found"}
+
+
+def test_numbers_drawn_at_once_are_distinct_and_gapless(service: Service) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant = unique("race")
+    key = service.key("admin", tenant=tenant)
+    users = [service.create(key) for _ in range(6)]
+
+    def number(user_id: str) -> int:
+        reply = call(service, "GET", tenant, user_id, None, **{"X-API-KEY": key})
+        assert reply.status == 200, reply.text
+        return int(reply.json["id"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        same = list(pool.map(number, [users[0].id] * 6))  # six calls racing to number one user
+        drawn = list(pool.map(number, [u.id for u in users]))
+    assert same == [1] * 6
+    assert sorted(drawn) == [1, 2, 3, 4, 5, 6] and drawn[0] == 1
+    assert [number(u.id) for u in users] == drawn  # stable
