@@ -33,7 +33,8 @@ def password_works(service: Service, key: str, username: str, password: str, use
     return bool(reply.user.id == user_id)
 
 
-def test_userkit_client(service: Service, admin_key: str, user: Any) -> None:
+def test_userkit_client_updates_reads_back_and_raises_its_own_exceptions(
+        service: Service, admin_key: str, user: Any) -> None:
     import userkit
     from userkit import error
 
@@ -69,7 +70,8 @@ def test_userkit_client(service: Service, admin_key: str, user: Any) -> None:
     assert unauthenticated.value.code == "invalid_api_key"
 
 
-def test_rocketchat_client(service: Service, admin_key: str, user: Any) -> None:
+def test_rocketchat_client_updates_reads_back_and_raises_its_own_exceptions(
+        service: Service, admin_key: str, user: Any) -> None:
     from rocketchat_API.APIExceptions.RocketExceptions import RocketApiException, RocketBadStatusCodeException
     from rocketchat_API.rocketchat import RocketChat
 
@@ -108,7 +110,8 @@ def test_rocketchat_client(service: Service, admin_key: str, user: Any) -> None:
     assert unauthenticated.value.response_json == {"status": "error", "message": "You must be logged in to do this."}
 
 
-def test_syncano_client(service: Service, admin_key: str, user: Any) -> None:
+def test_syncano_client_on_python_37_updates_reads_back_and_raises_its_own_exceptions(
+        service: Service, admin_key: str, user: Any) -> None:
     assert SYNCANO_PYTHON.exists(), "make install makes .venv-syncano (Syncano's client on Python 3.7)"
     number = service.rest("GET", f"/v1.1/instances/acme/users/{user.id}/", headers={"X-API-KEY": admin_key}).json["id"]
     own_key = service.key("user", tenant="acme", user=user.id)
