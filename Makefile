@@ -3,6 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Syncano's client runs on Python 3.7 only (tests/compat/test_clients.py): the first python3.7 that runs,
+# on PATH or installed by pyenv.
+PYTHON37 ?= $(shell for p in python3.7 $(HOME)/.pyenv/versions/3.7.*/bin/python3.7; do \
+	"$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; done)
+SYNCANO_VENV := .venv-syncano
 BUF := node_modules/.bin/buf
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PROTOS := $(wildcard proto/userservice/v1/*.proto)
@@ -11,14 +16,25 @@ GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/f
 	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto google/api/httpbody.proto \
 	google/rpc/status.proto google/rpc/error_details.proto
 
-.PHONY: install run test lint generate bench bench-decompose bench-instructions clean
+.PHONY: install syncano-client run test lint generate bench bench-decompose bench-instructions clean
 
-install: $(VENV)/.installed $(BUF)
+install: $(VENV)/.installed $(BUF) syncano-client
+
+# Syncano's client for tests/compat/test_clients.py. Without a Python 3.7 the service still installs and
+# runs; only that test fails (it says why).
+syncano-client:
+	@if [ -n "$(PYTHON37)" ]; then $(MAKE) --no-print-directory $(SYNCANO_VENV)/.installed; else \
+		echo "WARNING: no Python 3.7 found (set PYTHON37=...): .venv-syncano, Syncano's client, is not made." >&2; fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,compat-clients]'
+	touch $@
+
+$(SYNCANO_VENV)/.installed: build/syncano-requirements.txt
+	test -x $(SYNCANO_VENV)/bin/python || $(PYTHON37) -m venv $(SYNCANO_VENV)
+	$(SYNCANO_VENV)/bin/python -m pip install -q --no-deps -r build/syncano-requirements.txt
 	touch $@
 
 $(BUF): package.json
@@ -64,4 +80,4 @@ bench-instructions: install
 	$(PY) -m bench.instructions
 
 clean:
-	rm -rf $(VENV) node_modules build/protodeps data
+	rm -rf $(VENV) $(SYNCANO_VENV) node_modules build/protodeps data

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.decompose [--rounds 5] [--requests 10000] [VARIANT ...]
 
 A VARIANT is ``-`` (the service as shipped) or parts to remove joined by ``+`` (``writer``, ``etag``,
-``audit``, ``log``, ``store``, ``interceptor``); see ``bench.variant_server``. Every variant runs as its own server on its own
+``audit``, ``log``, ``store``, ``interceptor``); see ``bench.variant_server``. Every variant runs as its own
+server on its own
 copy of the 10,000-user database, without Envoy; each round measures the floor, then each variant, with
 h2load at 16 streams (as ``make bench``). For each it reads CPU time from /proc: the server's whole process
 tree (its writer process included), the server's main thread, which runs its event loop and bounded the

@@ -1,8 +1,8 @@
 """Adapters for the seed APIs (CONTRACT section 7): one module per API, each over ``UserService.update``.
 
-``add_to_server`` registers them. UserKit, userdocks and Syncano authenticate inside the adapter
-(``SELF_AUTHENTICATED``), so that a missing or bad key is answered in the seed's own error JSON;
-Rocket.Chat and seed 004 are authenticated by the call interceptor like UserService.
+``add_to_server`` registers them. UserKit, userdocks, Rocket.Chat and Syncano authenticate inside the
+adapter (``SELF_AUTHENTICATED``), so that a missing or bad key is answered in the seed's own error JSON;
+seed 004 is authenticated by the call interceptor like UserService.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ _SELF_AUTHENTICATED_SERVICES = (
     compat_userkit_pb2.DESCRIPTOR.services_by_name["UserKitCompatService"],
     compat_userdocks_pb2.DESCRIPTOR.services_by_name["UserdocksCompatService"],
     compat_syncano_pb2.DESCRIPTOR.services_by_name["SyncanoCompatService"],
+    compat_rocketchat_pb2.DESCRIPTOR.services_by_name["RocketChatCompatService"],
 )
 SERVICES = tuple(s.full_name for s in (
     *_SELF_AUTHENTICATED_SERVICES,
-    compat_rocketchat_pb2.DESCRIPTOR.services_by_name["RocketChatCompatService"],
     compat_pm_pb2.DESCRIPTOR.services_by_name["PmCompatService"],
 ))
 #: gRPC methods whose adapter authenticates the call itself (the interceptor lets them through).
@@ -48,6 +48,6 @@ SELF_AUTHENTICATED: frozenset[str] = frozenset(
 def add_to_server(server: grpc.aio.Server, users: UserService, auth: Authenticator) -> None:
     compat_userkit_pb2_grpc.add_UserKitCompatServiceServicer_to_server(UserKitAdapter(users, auth), server)  # type: ignore[no-untyped-call]
     compat_userdocks_pb2_grpc.add_UserdocksCompatServiceServicer_to_server(UserdocksAdapter(users, auth), server)  # type: ignore[no-untyped-call]
-    compat_rocketchat_pb2_grpc.add_RocketChatCompatServiceServicer_to_server(RocketChatAdapter(users), server)  # type: ignore[no-untyped-call]
+    compat_rocketchat_pb2_grpc.add_RocketChatCompatServiceServicer_to_server(RocketChatAdapter(users, auth), server)  # type: ignore[no-untyped-call]
     compat_syncano_pb2_grpc.add_SyncanoCompatServiceServicer_to_server(SyncanoAdapter(users, auth), server)  # type: ignore[no-untyped-call]
     compat_pm_pb2_grpc.add_PmCompatServiceServicer_to_server(PmAdapter(users), server)  # type: ignore[no-untyped-call]

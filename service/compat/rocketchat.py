@@ -1,30 +1,43 @@
-"""Rocket.Chat's ``users.update`` (seed 002): ``POST /api/v1/users.update``, ``{"userId", "data": {...}}``.
+"""Rocket.Chat's ``users.update`` (seed 002): ``POST /api/v1/users.update``, ``{"userId", "data": {...}}``;
+and ``GET /api/v1/users.info?userId=`` (or ``?username=``), the read its clients make around it.
 
 Credentials: ``X-Auth-Token: <key>`` and ``X-User-Id``: for a ``user`` key it must be that key's
-user; an admin (or reader) key may name any user of its tenant. The seed documents no error
-shape, so errors are the service's own ``{code, message, details}`` with the fields named as
-``data.<field>``. The reply never carries ``services`` or a password hash.
+user; an admin (or reader) key may name any user of its tenant. Errors take Rocket.Chat's REST model,
+which its clients (PyPI ``rocketchat-api``: ``RocketApiException`` when ``success`` is false) read:
+``{"success": false, "error": "... [type]", "errorType": type, "details": {"fields": [...]}}`` with 400
+for a bad request or an unknown user and 403 for a permission, and Rocket.Chat's own 401 body for
+missing or bad credentials. Fields are named as ``data.<field>``. The reply never carries
+``services`` or a password hash.
 """
 
 from __future__ import annotations
 
+from google.api import httpbody_pb2
 from google.protobuf import struct_pb2
 from userservice.v1 import compat_rocketchat_pb2 as pb
 from userservice.v1 import compat_rocketchat_pb2_grpc as pb_grpc
 
-from service.auth import Principal
-from service.compat import common
+from service.auth import Authenticator, Principal
+from service.compat import common, core
 from service.compat.common import Context, Edit, User, given
-from service.context import principal
-from service.errors import InvalidArgument, NotFound, ServiceError, Unauthenticated
+from service.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    Unauthenticated,
+    Violation,
+)
 from service.users.rules import ATTRIBUTE_KEY
-from service.users.servicer import UserService, send_etag
+from service.users.servicer import UserService
 
 METHOD = "RocketChatUpdateUser"
 NAMES = {"display_name": "name", "state": "active", "email_verified": "verified",
          "require_password_change": "requirePasswordChange", "join_default_channels": "joinDefaultChannels",
          "send_welcome_email": "sendWelcomeEmail"}
 DATA_NAME = common.renamer(NAMES, "data.", attributes="customFields")
+UNAUTHORIZED = pb.RocketChatUnauthorized(status="error", message="You must be logged in to do this.")
 
 
 def seed_name(path: str) -> str:
@@ -88,7 +101,7 @@ def custom(edit: Edit, key: str, value: struct_pb2.Value) -> None:
         edit.attribute(key, common.json_text(getattr(value, kind or "string_value")))
 
 
-def to_reply(user: User) -> pb.RocketChatUpdateUserResponse:
+def to_reply(user: User) -> pb.RocketChatUserReply:
     out = pb.RocketChatUser(id=user.id, created_at=common.rfc3339(user, "create_time"), username=user.username,
                             type="user", active=user.state == User.ACTIVE, roles=user.roles,
                             updated_at=common.rfc3339(user, "update_time"), custom_fields=user.attributes,
@@ -97,20 +110,63 @@ def to_reply(user: User) -> pb.RocketChatUpdateUserResponse:
         out.emails.add(address=user.email, verified=user.email_verified)
     if user.display_name:
         out.name = user.display_name
-    return pb.RocketChatUpdateUserResponse(user=out, success=True)
+    return pb.RocketChatUserReply(user=out, success=True)
+
+
+def to_error(err: ServiceError) -> tuple[int, pb.RocketChatError]:
+    """Rocket.Chat's status and failure JSON: 400 for a request error or an unknown user, 403 for a permission;
+    overload and outages (429, 503) keep their status."""
+    status = common.http_status(err)
+    kind = f"error-{(err.reason or err.code.name).lower().replace('_', '-')}"
+    if isinstance(err, InvalidArgument):
+        kind = "invalid-params"
+    elif isinstance(err, AlreadyExists):
+        kind = "error-field-unavailable"
+    elif isinstance(err, NotFound):
+        kind = "error-invalid-user"
+    elif isinstance(err, PermissionDenied):
+        kind = "error-action-not-allowed"
+    if status in (404, 409):
+        status = 400
+    out = pb.RocketChatError(success=False, error=f"{err.message} [{kind}]", error_type=kind)
+    fields = [pb.RocketChatFieldError(field=v.field, description=v.description) for v in err.violations]
+    fields += [pb.RocketChatFieldError(field=p, description="this key may not change it")
+               for p in common.forbidden_paths(err)]
+    if fields:
+        out.details.fields.extend(fields)
+    return status, out
+
+
+async def reply(context: Context, user: User | None, err: ServiceError | None) -> httpbody_pb2.HttpBody:
+    """The 200 reply with the user, or the error in Rocket.Chat's words (REST; native gRPC gets the status)."""
+    if err is None:
+        assert user is not None
+        return await common.http_reply(context, 200, common.render(to_reply(user)), user.etag)
+    err = common.rename(err, seed_name)
+    if not common.transcoded(context):
+        raise err
+    if isinstance(err, Unauthenticated):
+        return await common.http_reply(context, 401, common.render(UNAUTHORIZED))
+    status, body = to_error(err)
+    return await common.http_reply(context, status, common.render(body))
 
 
 class RocketChatAdapter(pb_grpc.RocketChatCompatServiceServicer):
-    """RocketChatCompatService over the canonical update path (authenticated by the call interceptor)."""
+    """RocketChatCompatService over the canonical update path (it authenticates the call itself)."""
 
-    def __init__(self, users: UserService) -> None:
+    def __init__(self, users: UserService, auth: Authenticator) -> None:
         self.users = users
+        self.auth = auth
+
+    def _caller(self, context: Context) -> Principal:
+        who = common.authenticate(self.auth, context)
+        check_user_id(self.users, who, common.metadata(context))
+        return who
 
     async def RocketChatUpdateUser(self, request: pb.RocketChatUpdateUserRequest,
-                                   context: Context) -> pb.RocketChatUpdateUserResponse:
-        who = principal()
+                                   context: Context) -> httpbody_pb2.HttpBody:
         try:
-            check_user_id(self.users, who, common.metadata(context))
+            who = self._caller(context)
             if not request.user_id or not request.HasField("data"):
                 edit = Edit()
                 for name, present in (("id", request.user_id), ("data", request.HasField("data"))):
@@ -119,10 +175,26 @@ class RocketChatAdapter(pb_grpc.RocketChatCompatServiceServicer):
                 raise InvalidArgument(edit.violations)
             edit = to_edit(request.data)
             if not edit.paths and not edit.violations:
-                user = self.users.read(who, request.user_id)
+                user = core.read(self.users, who, request.user_id)
             else:
                 user = await common.apply(self.users, who, request.user_id, edit, context, method=METHOD)
         except ServiceError as err:
-            raise common.rename(err, seed_name) from None
-        await send_etag(context, user)
-        return to_reply(user)
+            return await reply(context, None, err)
+        return await reply(context, user, None)
+
+    async def RocketChatGetUserInfo(self, request: pb.RocketChatGetUserInfoRequest,
+                                    context: Context) -> httpbody_pb2.HttpBody:
+        try:
+            who = self._caller(context)
+            if bool(request.user_id) == bool(request.username):
+                raise InvalidArgument([Violation("id", "send exactly one of userId and username")])
+            if request.user_id:
+                user = core.read(self.users, who, request.user_id)
+            else:
+                user = core.read_by_username(self.users, who, request.username)
+        except NotFound as err:
+            err.message = "User not found."
+            return await reply(context, None, err)
+        except ServiceError as err:
+            return await reply(context, None, err)
+        return await reply(context, user, None)

@@ -25,7 +25,7 @@ def test_documented_example_updates_name_and_username(service: Service, admin_ke
     assert reply.status == 200, reply.text
     body = reply.json
     assert set(body) == {"id", "name", "username", "email", "verified_email", "verified_phone", "auth_type",
-                         "disabled", "created", "last_failed_login", "last_login"}
+                         "disabled", "created", "last_failed_login", "last_login", "extras"}
     assert body["id"] == user.id and body["name"] == "Jane Smith" and body["username"] == name
     assert body["email"] == user.email and body["verified_email"] is None and body["last_login"] is None
     assert body["auth_type"] == "password" and body["disabled"] is False
@@ -89,10 +89,12 @@ def test_verified_phone_token_is_refused(service: Service, admin_key: str, user:
     assert not service.get_user(admin_key, user.id).HasField("phone_number")
 
 
-def test_taken_username_is_a_conflict(service: Service, admin_key: str, user: Any) -> None:
+def test_taken_username_is_an_invalid_request_named_username_taken(service: Service, admin_key: str,
+                                                                   user: Any) -> None:
     other = service.create(admin_key)
     reply = update(service, admin_key, user.id, {"username": other.username})
-    assert reply.status == 409 and errors(reply) == [("username_taken", "username")]
+    assert reply.status == 400 and errors(reply) == [("username_taken", "username")]
+    assert reply.json["error"]["type"] == "invalid_request_error"
 
 
 def test_bad_or_missing_key_is_401(service: Service, user: Any) -> None:
@@ -103,27 +105,64 @@ def test_bad_or_missing_key_is_401(service: Service, user: Any) -> None:
     assert missing.status == 401 and errors(missing) == [("missing_api_key", None)]
 
 
-def test_reader_key_and_other_users_key_are_403(service: Service, user: Any) -> None:
+def test_reader_key_and_other_users_key_are_invalid_requests(service: Service, user: Any) -> None:
     reader = service.key("reader", tenant="acme")
     reply = update(service, reader, user.id, {"name": "x"})
-    assert reply.status == 403 and reply.json["error"]["type"] == "permission_error"
+    assert reply.status == 400 and reply.json["error"]["type"] == "invalid_request_error"
+    assert errors(reply) == [("field_not_writable", "name")]
     someone = service.create(service.key("admin", tenant="acme"))
     own = service.key("user", tenant="acme", user=someone.id)
-    assert update(service, own, user.id, {"name": "x"}).status == 403
+    foreign = update(service, own, user.id, {"name": "x"})
+    assert foreign.status == 400 and errors(foreign) == [("permission_denied", None)]
 
 
 def test_user_key_updates_itself_but_not_its_password(service: Service, admin_key: str, user: Any) -> None:
     own = service.key("user", tenant="acme", user=user.id)
     assert update(service, own, user.id, {"name": "Self"}).status == 200
     reply = update(service, own, user.id, {"password": "Another-Pass-7"})
-    assert reply.status == 403 and errors(reply) == [("field_not_writable", "password")]
+    assert reply.status == 400 and errors(reply) == [("field_not_writable", "password")]
 
 
-def test_unknown_user_and_other_tenant_are_404(service: Service, admin_key: str, user: Any) -> None:
+def test_unknown_user_and_other_tenant_are_resource_not_found(service: Service, admin_key: str, user: Any) -> None:
     reply = update(service, admin_key, "usr_doesnotexist0000000", {"name": "x"})
-    assert reply.status == 404 and errors(reply) == [("user_not_found", "user_id")]
+    assert reply.status == 400 and errors(reply) == [("user_not_found", "user_id")]
+    assert reply.json["error"]["type"] == "resource_not_found_error"
     elsewhere = service.key("admin", tenant=unique("other"))
-    assert update(service, elsewhere, user.id, {"name": "x"}).status == 404
+    other = update(service, elsewhere, user.id, {"name": "x"})
+    assert other.status == 400 and other.json["error"]["type"] == "resource_not_found_error"
+
+
+def test_extras_replace_the_attributes_whole(service: Service, admin_key: str, user: Any) -> None:
+    reply = update(service, admin_key, user.id, {"extras": {"plan": "pro", "seats": 5, "trial": False, "gone": None}})
+    assert reply.status == 200, reply.text
+    assert reply.json["extras"] == {"plan": "pro", "seats": "5", "trial": "false"}
+    assert dict(service.get_user(admin_key, user.id).attributes) == {"plan": "pro", "seats": "5", "trial": "false"}
+    again = update(service, admin_key, user.id, {"extras": {"plan": "team"}})
+    assert again.json["extras"] == {"plan": "team"}
+    kept = update(service, admin_key, user.id, {"name": "No Extras Sent"})
+    assert kept.json["extras"] == {"plan": "team"}
+    cleared = update(service, admin_key, user.id, {"extras": {}})
+    assert cleared.json["extras"] == {} and not service.get_user(admin_key, user.id).attributes
+
+
+def test_bad_extras_are_named(service: Service, admin_key: str, user: Any) -> None:
+    reply = update(service, admin_key, user.id, {"extras": {"nested": {"a": 1}, "bad-key": "x", "ok": "y"}})
+    assert reply.status == 400
+    assert sorted(errors(reply)) == [("invalid_extras", "extras.bad-key"), ("invalid_extras", "extras.nested")]
+    assert not service.get_user(admin_key, user.id).attributes
+
+
+def test_get_user_with_userkit_header_answers_in_userkit_shape(service: Service, admin_key: str, user: Any) -> None:
+    headers = {"authorization": basic(admin_key), "x-escape": "false"}
+    updated = update(service, admin_key, user.id, {"name": "Read Back"})
+    got = service.rest("GET", f"/v1/users/{user.id}", headers=headers)
+    assert got.status == 200 and got.json == updated.json and got.headers["etag"] == updated.headers["etag"]
+    gone = service.rest("GET", "/v1/users/usr_doesnotexist0000000", headers=headers)
+    assert gone.status == 400 and gone.json["error"]["type"] == "resource_not_found_error"
+    canonical = service.rest("GET", f"/v1/users/{user.id}", headers={"authorization": basic(admin_key)})
+    assert canonical.status == 200 and canonical.json["displayName"] == "Read Back"  # no X-Escape: GetUser
+    missing = service.rest("GET", "/v1/users/usr_doesnotexist0000000", headers={"authorization": basic(admin_key)})
+    assert missing.status == 404 and missing.json["code"] == 5
 
 
 def test_canonical_routes_beside_it_still_work(service: Service, admin_key: str, user: Any) -> None:

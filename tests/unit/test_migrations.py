@@ -12,6 +12,7 @@ from typing import Any
 
 import peewee as pw
 
+from service.compat import numbers
 from service.storage import Store, migrations
 from service.storage.db import connect
 from service.storage.models import MODELS, SchemaVersion
@@ -71,8 +72,9 @@ def test_a_migrated_database_has_the_schema_the_models_declare(tmp_path: Path) -
         migrated = connect(migrated_url)
         declared = connect(declared_url)
         try:
-            with declared.bind_ctx(MODELS):
-                declared.create_tables(MODELS)
+            declaring = [*MODELS, *numbers.MODELS]
+            with declared.bind_ctx(declaring):
+                declared.create_tables(declaring)
             assert schema(migrated) == schema(declared)
         finally:
             migrated.close()

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&userservice/v1/compat_rocketchat.proto\x12\x0euserservice.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"t\n\x1bRocketChatUpdateUserRequest\x12\x1d\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06userId\x12\x36\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\".userservice.v1.RocketChatUserDataB\x04\xe2\x41\x01\x02\"\xb0\x04\n\x12RocketChatUserData\x12\x18\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x17\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x1c\n\x08password\x18\x03 \x01(\tB\x05\xe2\x41\x02\x01\x04H\x02\x88\x01\x01\x12\x1b\n\x08username\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01H\x03\x88\x01\x01\x12\x19\n\x06\x61\x63tive\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x04\x88\x01\x01\x12/\n\x05roles\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.ListValueB\x04\xe2\x41\x01\x01\x12(\n\x15join_default_channels\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x05\x88\x01\x01\x12*\n\x17require_password_change\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x06\x88\x01\x01\x12%\n\x12send_welcome_email\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x01H\x07\x88\x01\x01\x12\x1b\n\x08verified\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x01H\x08\x88\x01\x01\x12\x34\n\rcustom_fields\x18\x0b \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x42\x08\n\x06_emailB\x07\n\x05_nameB\x0b\n\t_passwordB\x0b\n\t_usernameB\t\n\x07_activeB\x18\n\x16_join_default_channelsB\x1a\n\x18_require_password_changeB\x15\n\x13_send_welcome_emailB\x0b\n\t_verified\"i\n\x1cRocketChatUpdateUserResponse\x12\x32\n\x04user\x18\x01 \x01(\x0b\x32\x1e.userservice.v1.RocketChatUserB\x04\xe2\x41\x01\x03\x12\x15\n\x07success\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xc2\x03\n\x0eRocketChatUser\x12\x15\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x03_id\x12\x18\n\ncreated_at\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x06\x65mails\x18\x04 \x03(\x0b\x32\x1f.userservice.v1.RocketChatEmailB\x04\xe2\x41\x01\x03\x12\x12\n\x04type\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tive\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05roles\x18\x07 \x03(\tB\x04\xe2\x41\x01\x03\x12$\n\nupdated_at\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03R\n_updatedAt\x12\x17\n\x04name\x18\t \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12M\n\rcustom_fields\x18\n \x03(\x0b\x32\x30.userservice.v1.RocketChatUser.CustomFieldsEntryB\x04\xe2\x41\x01\x03\x12%\n\x17require_password_change\x18\x0b \x01(\x08\x42\x04\xe2\x41\x01\x03\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_name\"@\n\x0fRocketChatEmail\x12\x15\n\x07\x61\x64\x64ress\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08verified\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x32\xae\x01\n\x17RocketChatCompatService\x12\x92\x01\n\x14RocketChatUpdateUser\x12+.userservice.v1.RocketChatUpdateUserRequest\x1a,.userservice.v1.RocketChatUpdateUserResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/v1/users.update:\x01*B-\n\x12\x63om.userservice.v1B\x15\x43ompatRocketChatProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&userservice/v1/compat_rocketchat.proto\x12\x0euserservice.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\"U\n\x1cRocketChatGetUserInfoRequest\x12\x1d\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01R\x06userId\x12\x16\n\x08username\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"t\n\x1bRocketChatUpdateUserRequest\x12\x1d\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06userId\x12\x36\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\".userservice.v1.RocketChatUserDataB\x04\xe2\x41\x01\x02\"\xb0\x04\n\x12RocketChatUserData\x12\x18\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x17\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x1c\n\x08password\x18\x03 \x01(\tB\x05\xe2\x41\x02\x01\x04H\x02\x88\x01\x01\x12\x1b\n\x08username\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01H\x03\x88\x01\x01\x12\x19\n\x06\x61\x63tive\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x04\x88\x01\x01\x12/\n\x05roles\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.ListValueB\x04\xe2\x41\x01\x01\x12(\n\x15join_default_channels\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x05\x88\x01\x01\x12*\n\x17require_password_change\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x06\x88\x01\x01\x12%\n\x12send_welcome_email\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x01H\x07\x88\x01\x01\x12\x1b\n\x08verified\x18\n \x01(\x08\x42\x04\xe2\x41\x01\x01H\x08\x88\x01\x01\x12\x34\n\rcustom_fields\x18\x0b \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x42\x08\n\x06_emailB\x07\n\x05_nameB\x0b\n\t_passwordB\x0b\n\t_usernameB\t\n\x07_activeB\x18\n\x16_join_default_channelsB\x1a\n\x18_require_password_changeB\x15\n\x13_send_welcome_emailB\x0b\n\t_verified\"`\n\x13RocketChatUserReply\x12\x32\n\x04user\x18\x01 \x01(\x0b\x32\x1e.userservice.v1.RocketChatUserB\x04\xe2\x41\x01\x03\x12\x15\n\x07success\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\x96\x01\n\x0fRocketChatError\x12\x15\n\x07success\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05\x65rror\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nerror_type\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12=\n\x07\x64\x65tails\x18\x04 \x01(\x0b\x32&.userservice.v1.RocketChatErrorDetailsB\x04\xe2\x41\x01\x03\"T\n\x16RocketChatErrorDetails\x12:\n\x06\x66ields\x18\x01 \x03(\x0b\x32$.userservice.v1.RocketChatFieldErrorB\x04\xe2\x41\x01\x03\"F\n\x14RocketChatFieldError\x12\x13\n\x05\x66ield\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"E\n\x16RocketChatUnauthorized\x12\x14\n\x06status\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xc2\x03\n\x0eRocketChatUser\x12\x15\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x03_id\x12\x18\n\ncreated_at\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x06\x65mails\x18\x04 \x03(\x0b\x32\x1f.userservice.v1.RocketChatEmailB\x04\xe2\x41\x01\x03\x12\x12\n\x04type\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tive\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05roles\x18\x07 \x03(\tB\x04\xe2\x41\x01\x03\x12$\n\nupdated_at\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03R\n_updatedAt\x12\x17\n\x04name\x18\t \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12M\n\rcustom_fields\x18\n \x03(\x0b\x32\x30.userservice.v1.RocketChatUser.CustomFieldsEntryB\x04\xe2\x41\x01\x03\x12%\n\x17require_password_change\x18\x0b \x01(\x08\x42\x04\xe2\x41\x01\x03\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_name\"@\n\x0fRocketChatEmail\x12\x15\n\x07\x61\x64\x64ress\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08verified\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x32\x8e\x02\n\x17RocketChatCompatService\x12z\n\x14RocketChatUpdateUser\x12+.userservice.v1.RocketChatUpdateUserRequest\x1a\x14.google.api.HttpBody\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/v1/users.update:\x01*\x12w\n\x15RocketChatGetUserInfo\x12,.userservice.v1.RocketChatGetUserInfoRequest\x1a\x14.google.api.HttpBody\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/users.infoB-\n\x12\x63om.userservice.v1B\x15\x43ompatRocketChatProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'userservice.v1.compat_rocke
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\022com.userservice.v1B\025CompatRocketChatProtoP\001'
+  _globals['_ROCKETCHATGETUSERINFOREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_ROCKETCHATGETUSERINFOREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\001'
+  _globals['_ROCKETCHATGETUSERINFOREQUEST'].fields_by_name['username']._loaded_options = None
+  _globals['_ROCKETCHATGETUSERINFOREQUEST'].fields_by_name['username']._serialized_options = b'\342A\001\001'
   _globals['_ROCKETCHATUPDATEUSERREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_ROCKETCHATUPDATEUSERREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002'
   _globals['_ROCKETCHATUPDATEUSERREQUEST'].fields_by_name['data']._loaded_options = None
@@ -61,10 +66,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROCKETCHATUSERDATA'].fields_by_name['verified']._serialized_options = b'\342A\001\001'
   _globals['_ROCKETCHATUSERDATA'].fields_by_name['custom_fields']._loaded_options = None
   _globals['_ROCKETCHATUSERDATA'].fields_by_name['custom_fields']._serialized_options = b'\342A\001\001'
-  _globals['_ROCKETCHATUPDATEUSERRESPONSE'].fields_by_name['user']._loaded_options = None
-  _globals['_ROCKETCHATUPDATEUSERRESPONSE'].fields_by_name['user']._serialized_options = b'\342A\001\003'
-  _globals['_ROCKETCHATUPDATEUSERRESPONSE'].fields_by_name['success']._loaded_options = None
-  _globals['_ROCKETCHATUPDATEUSERRESPONSE'].fields_by_name['success']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATUSERREPLY'].fields_by_name['user']._loaded_options = None
+  _globals['_ROCKETCHATUSERREPLY'].fields_by_name['user']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATUSERREPLY'].fields_by_name['success']._loaded_options = None
+  _globals['_ROCKETCHATUSERREPLY'].fields_by_name['success']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATERROR'].fields_by_name['success']._loaded_options = None
+  _globals['_ROCKETCHATERROR'].fields_by_name['success']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATERROR'].fields_by_name['error']._loaded_options = None
+  _globals['_ROCKETCHATERROR'].fields_by_name['error']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATERROR'].fields_by_name['error_type']._loaded_options = None
+  _globals['_ROCKETCHATERROR'].fields_by_name['error_type']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATERROR'].fields_by_name['details']._loaded_options = None
+  _globals['_ROCKETCHATERROR'].fields_by_name['details']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATERRORDETAILS'].fields_by_name['fields']._loaded_options = None
+  _globals['_ROCKETCHATERRORDETAILS'].fields_by_name['fields']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATFIELDERROR'].fields_by_name['field']._loaded_options = None
+  _globals['_ROCKETCHATFIELDERROR'].fields_by_name['field']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATFIELDERROR'].fields_by_name['description']._loaded_options = None
+  _globals['_ROCKETCHATFIELDERROR'].fields_by_name['description']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATUNAUTHORIZED'].fields_by_name['status']._loaded_options = None
+  _globals['_ROCKETCHATUNAUTHORIZED'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_ROCKETCHATUNAUTHORIZED'].fields_by_name['message']._loaded_options = None
+  _globals['_ROCKETCHATUNAUTHORIZED'].fields_by_name['message']._serialized_options = b'\342A\001\003'
   _globals['_ROCKETCHATUSER_CUSTOMFIELDSENTRY']._loaded_options = None
   _globals['_ROCKETCHATUSER_CUSTOMFIELDSENTRY']._serialized_options = b'8\001'
   _globals['_ROCKETCHATUSER'].fields_by_name['id']._loaded_options = None
@@ -95,18 +118,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROCKETCHATEMAIL'].fields_by_name['verified']._serialized_options = b'\342A\001\003'
   _globals['_ROCKETCHATCOMPATSERVICE'].methods_by_name['RocketChatUpdateUser']._loaded_options = None
   _globals['_ROCKETCHATCOMPATSERVICE'].methods_by_name['RocketChatUpdateUser']._serialized_options = b'\202\323\344\223\002\031\"\024/api/v1/users.update:\001*'
-  _globals['_ROCKETCHATUPDATEUSERREQUEST']._serialized_start=151
-  _globals['_ROCKETCHATUPDATEUSERREQUEST']._serialized_end=267
-  _globals['_ROCKETCHATUSERDATA']._serialized_start=270
-  _globals['_ROCKETCHATUSERDATA']._serialized_end=830
-  _globals['_ROCKETCHATUPDATEUSERRESPONSE']._serialized_start=832
-  _globals['_ROCKETCHATUPDATEUSERRESPONSE']._serialized_end=937
-  _globals['_ROCKETCHATUSER']._serialized_start=940
-  _globals['_ROCKETCHATUSER']._serialized_end=1390
-  _globals['_ROCKETCHATUSER_CUSTOMFIELDSENTRY']._serialized_start=1330
-  _globals['_ROCKETCHATUSER_CUSTOMFIELDSENTRY']._serialized_end=1381
-  _globals['_ROCKETCHATEMAIL']._serialized_start=1392
-  _globals['_ROCKETCHATEMAIL']._serialized_end=1456
-  _globals['_ROCKETCHATCOMPATSERVICE']._serialized_start=1459
-  _globals['_ROCKETCHATCOMPATSERVICE']._serialized_end=1633
+  _globals['_ROCKETCHATCOMPATSERVICE'].methods_by_name['RocketChatGetUserInfo']._loaded_options = None
+  _globals['_ROCKETCHATCOMPATSERVICE'].methods_by_name['RocketChatGetUserInfo']._serialized_options = b'\202\323\344\223\002\024\022\022/api/v1/users.info'
+  _globals['_ROCKETCHATGETUSERINFOREQUEST']._serialized_start=178
+  _globals['_ROCKETCHATGETUSERINFOREQUEST']._serialized_end=263
+  _globals['_ROCKETCHATUPDATEUSERREQUEST']._serialized_start=265
+  _globals['_ROCKETCHATUPDATEUSERREQUEST']._serialized_end=381
+  _globals['_ROCKETCHATUSERDATA']._serialized_start=384
+  _globals['_ROCKETCHATUSERDATA']._serialized_end=944
+  _globals['_ROCKETCHATUSERREPLY']._serialized_start=946
+  _globals['_ROCKETCHATUSERREPLY']._serialized_end=1042
+  _globals['_ROCKETCHATERROR']._serialized_start=1045
+  _globals['_ROCKETCHATERROR']._serialized_end=1195
+  _globals['_ROCKETCHATERRORDETAILS']._serialized_start=1197
+  _globals['_ROCKETCHATERRORDETAILS']._serialized_end=1281
+  _globals['_ROCKETCHATFIELDERROR']._serialized_start=1283
+  _globals['_ROCKETCHATFIELDERROR']._serialized_end=1353
+  _globals['_ROCKETCHATUNAUTHORIZED']._serialized_start=1355
+  _globals['_ROCKETCHATUNAUTHORIZED']._serialized_end=1424
+  _globals['_ROCKETCHATUSER']._serialized_start=1427
+  _globals['_ROCKETCHATUSER']._serialized_end=1877
+  _globals['_ROCKETCHATUSER_CUSTOMFIELDSENTRY']._serialized_start=1817
+  _globals['_ROCKETCHATUSER_CUSTOMFIELDSENTRY']._serialized_end=1868
+  _globals['_ROCKETCHATEMAIL']._serialized_start=1879
+  _globals['_ROCKETCHATEMAIL']._serialized_end=1943
+  _globals['_ROCKETCHATCOMPATSERVICE']._serialized_start=1946
+  _globals['_ROCKETCHATCOMPATSERVICE']._serialized_end=2216
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from userservice.v1 import compat_rocketchat_pb2 as userservice_dot_v1_dot_compat__rocketchat__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -27,11 +28,14 @@ if _version_not_supported:
 
 class RocketChatCompatServiceStub:
     """Rocket.Chat's `users.update` (seed 002) on its own route, as an adapter over
-    UserService.UpdateUser. Credentials: `X-Auth-Token: <key>` with
-    `X-User-Id`, which must name the key's own user for a `user` key (an admin
-    key may name any user of its tenant). Errors are the service's own JSON
-    `{code, message, details}` (the seed documents no error shape). See
-    docs/compat.md.
+    UserService.UpdateUser, and the `users.info` read around it. Credentials:
+    `X-Auth-Token: <key>` with `X-User-Id`, which must name the key's own user
+    for a `user` key (an admin key may name any user of its tenant). Replies
+    are HttpBody JSON in Rocket.Chat's model: a RocketChatUserReply (200), a
+    RocketChatError (400 for a bad request or an unknown user, 403 for a
+    permission), or RocketChatUnauthorized (401 for missing or bad
+    credentials); the HTTP status is set from the `x-http-status` initial
+    metadata. See docs/compat.md.
     """
 
     def __init__(self, channel):
@@ -43,22 +47,38 @@ class RocketChatCompatServiceStub:
         self.RocketChatUpdateUser = channel.unary_unary(
                 '/userservice.v1.RocketChatCompatService/RocketChatUpdateUser',
                 request_serializer=userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatUpdateUserRequest.SerializeToString,
-                response_deserializer=userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatUpdateUserResponse.FromString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.RocketChatGetUserInfo = channel.unary_unary(
+                '/userservice.v1.RocketChatCompatService/RocketChatGetUserInfo',
+                request_serializer=userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatGetUserInfoRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
 
 
 class RocketChatCompatServiceServicer:
     """Rocket.Chat's `users.update` (seed 002) on its own route, as an adapter over
-    UserService.UpdateUser. Credentials: `X-Auth-Token: <key>` with
-    `X-User-Id`, which must name the key's own user for a `user` key (an admin
-    key may name any user of its tenant). Errors are the service's own JSON
-    `{code, message, details}` (the seed documents no error shape). See
-    docs/compat.md.
+    UserService.UpdateUser, and the `users.info` read around it. Credentials:
+    `X-Auth-Token: <key>` with `X-User-Id`, which must name the key's own user
+    for a `user` key (an admin key may name any user of its tenant). Replies
+    are HttpBody JSON in Rocket.Chat's model: a RocketChatUserReply (200), a
+    RocketChatError (400 for a bad request or an unknown user, 403 for a
+    permission), or RocketChatUnauthorized (401 for missing or bad
+    credentials); the HTTP status is set from the `x-http-status` initial
+    metadata. See docs/compat.md.
     """
 
     def RocketChatUpdateUser(self, request, context):
         """Updates the fields present in `data`; an empty `data` returns the user
         unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RocketChatGetUserInfo(self, request, context):
+        """Reads one user by `userId` or `username` (query parameters), in the
+        user shape of `users.update`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,7 +90,12 @@ def add_RocketChatCompatServiceServicer_to_server(servicer, server):
             'RocketChatUpdateUser': grpc.unary_unary_rpc_method_handler(
                     servicer.RocketChatUpdateUser,
                     request_deserializer=userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatUpdateUserRequest.FromString,
-                    response_serializer=userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatUpdateUserResponse.SerializeToString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'RocketChatGetUserInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.RocketChatGetUserInfo,
+                    request_deserializer=userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatGetUserInfoRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -82,11 +107,14 @@ def add_RocketChatCompatServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class RocketChatCompatService:
     """Rocket.Chat's `users.update` (seed 002) on its own route, as an adapter over
-    UserService.UpdateUser. Credentials: `X-Auth-Token: <key>` with
-    `X-User-Id`, which must name the key's own user for a `user` key (an admin
-    key may name any user of its tenant). Errors are the service's own JSON
-    `{code, message, details}` (the seed documents no error shape). See
-    docs/compat.md.
+    UserService.UpdateUser, and the `users.info` read around it. Credentials:
+    `X-Auth-Token: <key>` with `X-User-Id`, which must name the key's own user
+    for a `user` key (an admin key may name any user of its tenant). Replies
+    are HttpBody JSON in Rocket.Chat's model: a RocketChatUserReply (200), a
+    RocketChatError (400 for a bad request or an unknown user, 403 for a
+    permission), or RocketChatUnauthorized (401 for missing or bad
+    credentials); the HTTP status is set from the `x-http-status` initial
+    metadata. See docs/compat.md.
     """
 
     @staticmethod
@@ -105,7 +133,34 @@ class RocketChatCompatService:
             target,
             '/userservice.v1.RocketChatCompatService/RocketChatUpdateUser',
             userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatUpdateUserRequest.SerializeToString,
-            userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatUpdateUserResponse.FromString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RocketChatGetUserInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/userservice.v1.RocketChatCompatService/RocketChatGetUserInfo',
+            userservice_dot_v1_dot_compat__rocketchat__pb2.RocketChatGetUserInfoRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

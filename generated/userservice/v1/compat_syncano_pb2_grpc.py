@@ -28,11 +28,13 @@ if _version_not_supported:
 
 class SyncanoCompatServiceStub:
     """Syncano v1.1's "Users - update" (seed 003) on its own route, as an adapter
-    over UserService.UpdateUser. The instance in the path is the tenant.
-    Credentials: `X-API-KEY: <key>`, and `X-USER-KEY: <key>` for a user key.
-    The documented route ends in `/`; an http template may not, and Envoy
-    matches the request with the trailing slash to this template. See
-    docs/compat.md.
+    over UserService.UpdateUser, and the two reads Syncano's client library
+    makes around it. The instance in the path is the tenant. Users are named
+    by their Syncano number (an integer, unique in the instance, never reused)
+    or by our id. Credentials: `X-API-KEY: <key>` or `Authorization: token
+    <key>`, and `X-USER-KEY: <key>` for a user key. The documented routes end
+    in `/`; an http template may not, and Envoy matches the request with the
+    trailing slash to this template. See docs/compat.md.
     """
 
     def __init__(self, channel):
@@ -51,15 +53,27 @@ class SyncanoCompatServiceStub:
                 request_serializer=userservice_dot_v1_dot_compat__syncano__pb2.SyncanoUpdateUserRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.SyncanoGetUser = channel.unary_unary(
+                '/userservice.v1.SyncanoCompatService/SyncanoGetUser',
+                request_serializer=userservice_dot_v1_dot_compat__syncano__pb2.SyncanoGetUserRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.SyncanoGetClass = channel.unary_unary(
+                '/userservice.v1.SyncanoCompatService/SyncanoGetClass',
+                request_serializer=userservice_dot_v1_dot_compat__syncano__pb2.SyncanoGetClassRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class SyncanoCompatServiceServicer:
     """Syncano v1.1's "Users - update" (seed 003) on its own route, as an adapter
-    over UserService.UpdateUser. The instance in the path is the tenant.
-    Credentials: `X-API-KEY: <key>`, and `X-USER-KEY: <key>` for a user key.
-    The documented route ends in `/`; an http template may not, and Envoy
-    matches the request with the trailing slash to this template. See
-    docs/compat.md.
+    over UserService.UpdateUser, and the two reads Syncano's client library
+    makes around it. The instance in the path is the tenant. Users are named
+    by their Syncano number (an integer, unique in the instance, never reused)
+    or by our id. Credentials: `X-API-KEY: <key>` or `Authorization: token
+    <key>`, and `X-USER-KEY: <key>` for a user key. The documented routes end
+    in `/`; an http template may not, and Envoy matches the request with the
+    trailing slash to this template. See docs/compat.md.
     """
 
     def SyncanoReplaceUser(self, request, context):
@@ -78,6 +92,22 @@ class SyncanoCompatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SyncanoGetUser(self, request, context):
+        """GET: one user, as the PUT and PATCH replies show it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncanoGetClass(self, request, context):
+        """GET: the `user_profile` class, whose schema Syncano's client reads to
+        build a user's `profile`. It has no custom fields here; every other class
+        name is 404.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SyncanoCompatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +121,16 @@ def add_SyncanoCompatServiceServicer_to_server(servicer, server):
                     request_deserializer=userservice_dot_v1_dot_compat__syncano__pb2.SyncanoUpdateUserRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'SyncanoGetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncanoGetUser,
+                    request_deserializer=userservice_dot_v1_dot_compat__syncano__pb2.SyncanoGetUserRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'SyncanoGetClass': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncanoGetClass,
+                    request_deserializer=userservice_dot_v1_dot_compat__syncano__pb2.SyncanoGetClassRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'userservice.v1.SyncanoCompatService', rpc_method_handlers)
@@ -101,11 +141,13 @@ def add_SyncanoCompatServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class SyncanoCompatService:
     """Syncano v1.1's "Users - update" (seed 003) on its own route, as an adapter
-    over UserService.UpdateUser. The instance in the path is the tenant.
-    Credentials: `X-API-KEY: <key>`, and `X-USER-KEY: <key>` for a user key.
-    The documented route ends in `/`; an http template may not, and Envoy
-    matches the request with the trailing slash to this template. See
-    docs/compat.md.
+    over UserService.UpdateUser, and the two reads Syncano's client library
+    makes around it. The instance in the path is the tenant. Users are named
+    by their Syncano number (an integer, unique in the instance, never reused)
+    or by our id. Credentials: `X-API-KEY: <key>` or `Authorization: token
+    <key>`, and `X-USER-KEY: <key>` for a user key. The documented routes end
+    in `/`; an http template may not, and Envoy matches the request with the
+    trailing slash to this template. See docs/compat.md.
     """
 
     @staticmethod
@@ -151,6 +193,60 @@ class SyncanoCompatService:
             target,
             '/userservice.v1.SyncanoCompatService/SyncanoUpdateUser',
             userservice_dot_v1_dot_compat__syncano__pb2.SyncanoUpdateUserRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncanoGetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/userservice.v1.SyncanoCompatService/SyncanoGetUser',
+            userservice_dot_v1_dot_compat__syncano__pb2.SyncanoGetUserRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncanoGetClass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/userservice.v1.SyncanoCompatService/SyncanoGetClass',
+            userservice_dot_v1_dot_compat__syncano__pb2.SyncanoGetClassRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,

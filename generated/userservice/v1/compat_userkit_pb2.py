@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#userservice/v1/compat_userkit.proto\x12\x0euserservice.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\"\x88\x03\n\x18UserKitUpdateUserRequest\x12\x1e\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07user_id\x12\x17\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x18\n\x05\x65mail\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01H\x02\x88\x01\x01\x12\x1c\n\x08password\x18\x05 \x01(\tB\x05\xe2\x41\x02\x01\x04H\x03\x88\x01\x01\x12\'\n\tauth_type\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01H\x04R\tauth_type\x88\x01\x01\x12\x18\n\x05phone\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01H\x05\x88\x01\x01\x12=\n\x14verified_phone_token\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01H\x06R\x14verified_phone_token\x88\x01\x01\x42\x07\n\x05_nameB\x0b\n\t_usernameB\x08\n\x06_emailB\x0b\n\t_passwordB\x0c\n\n_auth_typeB\x08\n\x06_phoneB\x17\n\x15_verified_phone_token\"\xe5\x03\n\x0bUserKitUser\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x16\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\x05\x65mail\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03H\x01\x88\x01\x01\x12\x31\n\x0everified_email\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03H\x02R\x0everified_email\x88\x01\x01\x12\x31\n\x0everified_phone\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03H\x03R\x0everified_phone\x88\x01\x01\x12\"\n\tauth_type\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03R\tauth_type\x12\x16\n\x08\x64isabled\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reated\x18\t \x01(\x01\x42\x04\xe2\x41\x01\x03\x12\x37\n\x11last_failed_login\x18\n \x01(\x01\x42\x04\xe2\x41\x01\x03H\x04R\x11last_failed_login\x88\x01\x01\x12)\n\nlast_login\x18\x0b \x01(\x01\x42\x04\xe2\x41\x01\x03H\x05R\nlast_login\x88\x01\x01\x42\x07\n\x05_nameB\x08\n\x06_emailB\x11\n\x0f_verified_emailB\x11\n\x0f_verified_phoneB\x14\n\x12_last_failed_loginB\r\n\x0b_last_login\"q\n\x0cUserKitError\x12\x12\n\x04type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x63ode\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\x05param\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x15\n\x07message\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x42\x08\n\x06_param\"z\n\x11UserKitErrorReply\x12\x31\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x1c.userservice.v1.UserKitErrorB\x04\xe2\x41\x01\x03\x12\x32\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x1c.userservice.v1.UserKitErrorB\x04\xe2\x41\x01\x03\x32\x8b\x01\n\x14UserKitCompatService\x12s\n\x11UserKitUpdateUser\x12(.userservice.v1.UserKitUpdateUserRequest\x1a\x14.google.api.HttpBody\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/users/{user_id}:\x01*B*\n\x12\x63om.userservice.v1B\x12\x43ompatUserKitProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#userservice/v1/compat_userkit.proto\x12\x0euserservice.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\"7\n\x15UserKitGetUserRequest\x12\x1e\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07user_id\"\xb7\x03\n\x18UserKitUpdateUserRequest\x12\x1e\n\x07user_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07user_id\x12\x17\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x18\n\x05\x65mail\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01H\x02\x88\x01\x01\x12\x1c\n\x08password\x18\x05 \x01(\tB\x05\xe2\x41\x02\x01\x04H\x03\x88\x01\x01\x12\'\n\tauth_type\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01H\x04R\tauth_type\x88\x01\x01\x12\x18\n\x05phone\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01H\x05\x88\x01\x01\x12=\n\x14verified_phone_token\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01H\x06R\x14verified_phone_token\x88\x01\x01\x12-\n\x06\x65xtras\x18\t \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x42\x07\n\x05_nameB\x0b\n\t_usernameB\x08\n\x06_emailB\x0b\n\t_passwordB\x0c\n\n_auth_typeB\x08\n\x06_phoneB\x17\n\x15_verified_phone_token\"\xd3\x04\n\x0bUserKitUser\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x16\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\x05\x65mail\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03H\x01\x88\x01\x01\x12\x31\n\x0everified_email\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03H\x02R\x0everified_email\x88\x01\x01\x12\x31\n\x0everified_phone\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03H\x03R\x0everified_phone\x88\x01\x01\x12\"\n\tauth_type\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03R\tauth_type\x12\x16\n\x08\x64isabled\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reated\x18\t \x01(\x01\x42\x04\xe2\x41\x01\x03\x12\x37\n\x11last_failed_login\x18\n \x01(\x01\x42\x04\xe2\x41\x01\x03H\x04R\x11last_failed_login\x88\x01\x01\x12)\n\nlast_login\x18\x0b \x01(\x01\x42\x04\xe2\x41\x01\x03H\x05R\nlast_login\x88\x01\x01\x12=\n\x06\x65xtras\x18\x0c \x03(\x0b\x32\'.userservice.v1.UserKitUser.ExtrasEntryB\x04\xe2\x41\x01\x03\x1a-\n\x0b\x45xtrasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_nameB\x08\n\x06_emailB\x11\n\x0f_verified_emailB\x11\n\x0f_verified_phoneB\x14\n\x12_last_failed_loginB\r\n\x0b_last_login\"q\n\x0cUserKitError\x12\x12\n\x04type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x63ode\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\x05param\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x15\n\x07message\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x42\x08\n\x06_param\"z\n\x11UserKitErrorReply\x12\x31\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x1c.userservice.v1.UserKitErrorB\x04\xe2\x41\x01\x03\x12\x32\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x1c.userservice.v1.UserKitErrorB\x04\xe2\x41\x01\x03\x32\x86\x02\n\x14UserKitCompatService\x12s\n\x11UserKitUpdateUser\x12(.userservice.v1.UserKitUpdateUserRequest\x1a\x14.google.api.HttpBody\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/users/{user_id}:\x01*\x12y\n\x0eUserKitGetUser\x12%.userservice.v1.UserKitGetUserRequest\x1a\x14.google.api.HttpBody\"*\x82\xd3\xe4\x93\x02$\x12\"/compat/userkit/v1/users/{user_id}B*\n\x12\x63om.userservice.v1B\x12\x43ompatUserKitProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'userservice.v1.compat_userk
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\022com.userservice.v1B\022CompatUserKitProtoP\001'
+  _globals['_USERKITGETUSERREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_USERKITGETUSERREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002'
   _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002'
   _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['name']._loaded_options = None
@@ -51,6 +54,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['phone']._serialized_options = b'\342A\001\001'
   _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['verified_phone_token']._loaded_options = None
   _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['verified_phone_token']._serialized_options = b'\342A\001\001'
+  _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['extras']._loaded_options = None
+  _globals['_USERKITUPDATEUSERREQUEST'].fields_by_name['extras']._serialized_options = b'\342A\001\001'
+  _globals['_USERKITUSER_EXTRASENTRY']._loaded_options = None
+  _globals['_USERKITUSER_EXTRASENTRY']._serialized_options = b'8\001'
   _globals['_USERKITUSER'].fields_by_name['id']._loaded_options = None
   _globals['_USERKITUSER'].fields_by_name['id']._serialized_options = b'\342A\001\003'
   _globals['_USERKITUSER'].fields_by_name['name']._loaded_options = None
@@ -73,6 +80,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERKITUSER'].fields_by_name['last_failed_login']._serialized_options = b'\342A\001\003'
   _globals['_USERKITUSER'].fields_by_name['last_login']._loaded_options = None
   _globals['_USERKITUSER'].fields_by_name['last_login']._serialized_options = b'\342A\001\003'
+  _globals['_USERKITUSER'].fields_by_name['extras']._loaded_options = None
+  _globals['_USERKITUSER'].fields_by_name['extras']._serialized_options = b'\342A\001\003'
   _globals['_USERKITERROR'].fields_by_name['type']._loaded_options = None
   _globals['_USERKITERROR'].fields_by_name['type']._serialized_options = b'\342A\001\003'
   _globals['_USERKITERROR'].fields_by_name['code']._loaded_options = None
@@ -87,14 +96,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERKITERRORREPLY'].fields_by_name['errors']._serialized_options = b'\342A\001\003'
   _globals['_USERKITCOMPATSERVICE'].methods_by_name['UserKitUpdateUser']._loaded_options = None
   _globals['_USERKITCOMPATSERVICE'].methods_by_name['UserKitUpdateUser']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/users/{user_id}:\001*'
-  _globals['_USERKITUPDATEUSERREQUEST']._serialized_start=146
-  _globals['_USERKITUPDATEUSERREQUEST']._serialized_end=538
-  _globals['_USERKITUSER']._serialized_start=541
-  _globals['_USERKITUSER']._serialized_end=1026
-  _globals['_USERKITERROR']._serialized_start=1028
-  _globals['_USERKITERROR']._serialized_end=1141
-  _globals['_USERKITERRORREPLY']._serialized_start=1143
-  _globals['_USERKITERRORREPLY']._serialized_end=1265
-  _globals['_USERKITCOMPATSERVICE']._serialized_start=1268
-  _globals['_USERKITCOMPATSERVICE']._serialized_end=1407
+  _globals['_USERKITCOMPATSERVICE'].methods_by_name['UserKitGetUser']._loaded_options = None
+  _globals['_USERKITCOMPATSERVICE'].methods_by_name['UserKitGetUser']._serialized_options = b'\202\323\344\223\002$\022\"/compat/userkit/v1/users/{user_id}'
+  _globals['_USERKITGETUSERREQUEST']._serialized_start=175
+  _globals['_USERKITGETUSERREQUEST']._serialized_end=230
+  _globals['_USERKITUPDATEUSERREQUEST']._serialized_start=233
+  _globals['_USERKITUPDATEUSERREQUEST']._serialized_end=672
+  _globals['_USERKITUSER']._serialized_start=675
+  _globals['_USERKITUSER']._serialized_end=1270
+  _globals['_USERKITUSER_EXTRASENTRY']._serialized_start=1131
+  _globals['_USERKITUSER_EXTRASENTRY']._serialized_end=1176
+  _globals['_USERKITERROR']._serialized_start=1272
+  _globals['_USERKITERROR']._serialized_end=1385
+  _globals['_USERKITERRORREPLY']._serialized_start=1387
+  _globals['_USERKITERRORREPLY']._serialized_end=1509
+  _globals['_USERKITCOMPATSERVICE']._serialized_start=1512
+  _globals['_USERKITCOMPATSERVICE']._serialized_end=1774
 # @@protoc_insertion_point(module_scope)

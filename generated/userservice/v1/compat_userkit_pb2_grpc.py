@@ -28,8 +28,10 @@ if _version_not_supported:
 
 class UserKitCompatServiceStub:
     """UserKit's "Update a user" (seed 000) on its own route, as an adapter over
-    UserService.UpdateUser. Credentials: HTTP basic auth `api:<key>` (any
-    carrier of the README works). See docs/compat.md.
+    UserService.UpdateUser, and the read its client library makes. Credentials:
+    HTTP basic auth `api:<key>` (any carrier of the README works). Errors take
+    UserKit's model: 400 with `error.type` `invalid_request_error` or
+    `resource_not_found_error`, 401 for the app's key. See docs/compat.md.
     """
 
     def __init__(self, channel):
@@ -43,18 +45,36 @@ class UserKitCompatServiceStub:
                 request_serializer=userservice_dot_v1_dot_compat__userkit__pb2.UserKitUpdateUserRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.UserKitGetUser = channel.unary_unary(
+                '/userservice.v1.UserKitCompatService/UserKitGetUser',
+                request_serializer=userservice_dot_v1_dot_compat__userkit__pb2.UserKitGetUserRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class UserKitCompatServiceServicer:
     """UserKit's "Update a user" (seed 000) on its own route, as an adapter over
-    UserService.UpdateUser. Credentials: HTTP basic auth `api:<key>` (any
-    carrier of the README works). See docs/compat.md.
+    UserService.UpdateUser, and the read its client library makes. Credentials:
+    HTTP basic auth `api:<key>` (any carrier of the README works). Errors take
+    UserKit's model: 400 with `error.type` `invalid_request_error` or
+    `resource_not_found_error`, 401 for the app's key. See docs/compat.md.
     """
 
     def UserKitUpdateUser(self, request, context):
         """Updates the fields present in the body. The reply is an HttpBody holding a
         UserKitUser (200) or a UserKitErrorReply (4xx); the HTTP status is set from
         the `x-http-status` initial metadata.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UserKitGetUser(self, request, context):
+        """Reads a user, as UserKit's `GET /v1/users/{user_id}`. That path is the
+        canonical GetUser's, so Envoy sends a GET of it here only when it carries
+        UserKit's `X-Escape` header (which UserKit's client sends on every call);
+        this route is also reachable as it is. An unknown id is 400
+        `resource_not_found_error`, which the client reads as "no such user".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,6 +88,11 @@ def add_UserKitCompatServiceServicer_to_server(servicer, server):
                     request_deserializer=userservice_dot_v1_dot_compat__userkit__pb2.UserKitUpdateUserRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'UserKitGetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UserKitGetUser,
+                    request_deserializer=userservice_dot_v1_dot_compat__userkit__pb2.UserKitGetUserRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'userservice.v1.UserKitCompatService', rpc_method_handlers)
@@ -78,8 +103,10 @@ def add_UserKitCompatServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class UserKitCompatService:
     """UserKit's "Update a user" (seed 000) on its own route, as an adapter over
-    UserService.UpdateUser. Credentials: HTTP basic auth `api:<key>` (any
-    carrier of the README works). See docs/compat.md.
+    UserService.UpdateUser, and the read its client library makes. Credentials:
+    HTTP basic auth `api:<key>` (any carrier of the README works). Errors take
+    UserKit's model: 400 with `error.type` `invalid_request_error` or
+    `resource_not_found_error`, 401 for the app's key. See docs/compat.md.
     """
 
     @staticmethod
@@ -98,6 +125,33 @@ class UserKitCompatService:
             target,
             '/userservice.v1.UserKitCompatService/UserKitUpdateUser',
             userservice_dot_v1_dot_compat__userkit__pb2.UserKitUpdateUserRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UserKitGetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/userservice.v1.UserKitCompatService/UserKitGetUser',
+            userservice_dot_v1_dot_compat__userkit__pb2.UserKitGetUserRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,

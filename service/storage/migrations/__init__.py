@@ -37,8 +37,15 @@ def _requests_create_time(db: Any, migrator: Any) -> None:
         migrate.migrate(migrator.add_index("requests", ("create_time",), False))
 
 
+def _syncano_numbers(db: Any, migrator: Any) -> None:
+    """Syncano's integer user ids: their tables and models are in service/compat/numbers.py."""
+    from service.compat import numbers
+
+    db.create_tables(numbers.MODELS)
+
+
 #: The steps, in order: step N brings a database from version N-1 to N.
-STEPS: list[Step] = [_frozen, _requests_create_time]
+STEPS: list[Step] = [_frozen, _requests_create_time, _syncano_numbers]
 
 
 def run(db: Any) -> int:
