@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from userservice.v1 import user_service_pb2_grpc
 
 from service import compat, envoy
+from service import reflection as symbols
 from service.auth import Authenticator
 from service.envoy import Envoy
 from service.interceptors import CallInterceptor
@@ -62,7 +63,7 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     compat.add_to_server(server, users, auth)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(SERVICE_NAMES, server)
+    symbols.enable(SERVICE_NAMES, server)  # grpcio-reflection, finding methods too (service/reflection.py)
     port = server.add_insecure_port(address)
     await server.start()
     for name in ("", *SERVICE_NAMES):
