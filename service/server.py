@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from userservice.v1 import user_service_pb2_grpc
 
-from service import compat, envoy
+from service import compat, envoy, metrics
 from service import reflection as symbols
 from service.auth import Authenticator
 from service.envoy import Envoy
@@ -53,7 +53,8 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     """
     auth = Authenticator(store)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED, writer=writer)],
+        interceptors=[*metrics.interceptors(),  # first: it times everything after it (service/metrics.py)
+                      CallInterceptor(auth, open_methods=compat.SELF_AUTHENTICATED, writer=writer)],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
@@ -73,14 +74,19 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
 
 async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
                 grace: float = 10.0, listen: str = "127.0.0.1", busy_timeout_ms: int = 5000,
-                max_page_count: int | None = None, writer_process: bool = True) -> None:
+                max_page_count: int | None = None, writer_process: bool = True, metrics_port: int | None = None,
+                metrics_listen: str = "127.0.0.1") -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server.
 
     ``writer_process`` (SQLite): run the calls that write in a writer process (``service.writer``);
-    without it this process writes too, as on PostgreSQL.
+    without it this process writes too, as on PostgreSQL. ``metrics_port``: serve Prometheus metrics
+    there, on ``metrics_listen`` (``service.metrics``).
     """
     store = Store(database, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
     writer = None
+    exporter = None
+    if metrics_port is not None:  # before the writer starts: it inherits where to record
+        exporter = metrics.start(metrics_port, metrics_listen, child_processes=store.is_sqlite and writer_process)
     if store.is_sqlite and writer_process:  # the writer process writes (and checkpoints the WAL); this one reads
         writer = Writer(database, hash_workers=hash_workers, busy_timeout_ms=busy_timeout_ms,
                         max_page_count=max_page_count)
@@ -92,11 +98,14 @@ async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_wo
     envoy = None
     try:
         if http_port is not None:
-            envoy = Envoy(http_port, [running.port], listen=listen)
+            envoy = Envoy(http_port, [running.port], listen=listen, admin=exporter is not None)
             await asyncio.get_running_loop().run_in_executor(None, envoy.wait_ready)
+            if exporter is not None and envoy.admin_socket is not None:
+                exporter.add_envoy(envoy.admin_socket)
         log.info("serving", extra={"port": running.port, "event": "start"})
         print(f"userservice: gRPC on {listen}:{running.port}"
-              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else ""), flush=True)
+              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else "")
+              + (f", metrics on {metrics_listen}:{exporter.port}" if exporter else ""), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -115,4 +124,6 @@ async def serve(database: str, grpc_port: int, http_port: int | None, *, hash_wo
             await writer.stop(grace)
         hasher.close()
         store.close()
+        if exporter is not None:
+            exporter.close()
         log.info("stopped", extra={"event": "stopped"})

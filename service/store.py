@@ -28,7 +28,7 @@ from google.protobuf import json_format
 from playhouse import db_url
 from userservice.v1 import user_pb2
 
-from service import postgres
+from service import metrics, postgres
 from service.errors import (
     Aborted,
     AlreadyExists,
@@ -561,13 +561,14 @@ class Store:
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                return run()
+                return metrics.transaction(run)
             except _Conflict as exc:
                 log.info("transaction conflict", extra={"event": "retry" if attempt < WRITE_ATTEMPTS else "conflict",
                                                         "error": postgres.sqlstate(exc)})
                 if attempt == WRITE_ATTEMPTS:
                     raise Aborted("the write conflicted with concurrent writes; retry",
                                   reason="TRANSACTION_CONFLICT") from exc.__cause__
+                metrics.transaction_retried()
                 time.sleep(random.uniform(0, min(0.032, 0.001 * 2**attempt)))  # full jitter, capped
         raise AssertionError("unreachable")
 

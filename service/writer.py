@@ -43,6 +43,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from userservice.v1 import user_service_pb2, user_service_pb2_grpc
 
+from service import metrics
 from service.auth import Principal
 from service.context import PRINCIPAL
 from service.errors import InvalidArgument, ServiceError, Unavailable, Violation, internal_status, to_grpc_status
@@ -150,6 +151,7 @@ class Writer:
         async with self._starting:
             if self.frames is not None:
                 return
+            metrics.writer_starting(self.process)
             ours, theirs = socket.socketpair()
             with theirs:
                 self.process = subprocess.Popen(
