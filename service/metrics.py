@@ -1,34 +1,20 @@
-"""Prometheus metrics: what they are, the gRPC interceptor that counts calls, the hooks the core calls,
-and the HTTP endpoint (``--metrics-port``) that serves them, Envoy's stats included.
+"""Prometheus metrics: the gRPC interceptor that counts calls, the hooks the core calls, and the
+``--metrics-port`` endpoint that serves them with Envoy's stats. docs/api.md ("Metrics") lists every
+metric, says where each comes from and what it costs.
 
-Every metric is listed in docs/api.md ("Metrics"). Metrics are off unless ``--metrics-port`` is given;
-while off, the interceptor is not installed and each hook is a call that returns at once.
+Off until ``start`` is called (``--metrics-port``); while off, no interceptor is installed and each hook
+returns at once.
 
-**gRPC calls** use go-grpc-prometheus's names and labels (``grpc_server_started_total``,
-``grpc_server_handled_total``, ``grpc_server_handling_seconds``; ``grpc_type``, ``grpc_service``,
-``grpc_method``, ``grpc_code`` spelled as Go spells codes, e.g. ``InvalidArgument``), so existing
-dashboards work. They are counted by ``CallMetrics``, an interceptor of its own placed before the
-call interceptor, in plain Python integers read by a prometheus-client collector at scrape time, not
-with prometheus-client's ``Counter``/``Histogram``: those cost 0.26 us per ``inc`` and 0.57 us per
-``observe`` in memory, and 0.85 / 1.63 us in multiprocess mode (below), on every call; the integers
-cost what the interceptor's own timing shows in docs/api.md.
-
-**The SQLite writer process** (``service.writer``) runs the transactions and hashes of every write,
-so its figures live in another process. We use prometheus-client's multiprocess mode: with a writer,
-``start`` makes a temporary directory and names it in ``PROMETHEUS_MULTIPROC_DIR`` (and in
-``USERSERVICE_METRICS_DIR``, which makes this module turn metrics on when the writer imports it);
-the writer inherits both, each process writes its values to memory-mapped files there, and the
-server's endpoint sums them. A restarted writer is a new process whose counters add to the dead one's;
-its gauge is dropped (``mark_process_dead``). Without a writer (PostgreSQL, ``--no-writer-process``)
-the values stay in memory.
-
-**Envoy's stats** (HTTP status codes, upstream latency, ...): its admin interface listens on a Unix
-socket in Envoy's private temporary directory (mode 0700, never a TCP port), and the endpoint appends
-what ``/stats/prometheus?usedonly`` answers there, names unchanged (``envoy_...``).
-
-**Replicas** (``--replicas N``): the parent serves Envoy's stats and ``userservice_replica_restarts_total``
-on ``--metrics-port P``; replica i serves its own on ``P + 1 + i`` (each picks a free port when P is 0).
-Every start line names the ports.
+- gRPC calls (go-grpc-prometheus's names and labels) are counted by ``CallMetrics``, an interceptor of
+  its own placed first, in plain integers that a collector reads at scrape time: prometheus-client's
+  ``Counter``/``Histogram`` would cost about three times as much per call in memory, ten times in
+  multiprocess mode, on a service whose calls cost a few hundred microseconds.
+- The SQLite writer is a child process: prometheus-client's multiprocess mode, not a channel of our
+  own. ``start`` names a fresh directory in ``PROMETHEUS_MULTIPROC_DIR`` and ``USERSERVICE_METRICS_DIR``
+  before the writer starts; the writer inherits both, this module turns metrics on when it is imported
+  there, and the server's endpoint sums the processes' files.
+- Envoy's stats are read from its admin interface on a Unix socket at each scrape and appended as Envoy
+  wrote them (``Exporter`` says why not through prometheus-client's own server).
 """
 
 from __future__ import annotations
@@ -90,12 +76,17 @@ class _Recorded:
         self.writer_restarts = Counter(
             "userservice_writer_restarts", "SQLite writer processes started after the first one.",
             registry=registry)
-        self.replica_restarts = Counter(
-            "userservice_replica_restarts", "Replica processes restarted by `serve --replicas` after one "
-            "exited.", registry=registry)
 
 
-_on: _Recorded | None = None
+def _replica_restarts(registry: Any) -> Any:
+    from prometheus_client import Counter
+
+    return Counter("userservice_replica_restarts", "Replica processes restarted by `serve --replicas` after "
+                   "one exited.", registry=registry)
+
+
+_on: _Recorded | None = None  # a server (or its writer) records
+_parent: Any = None  # the replicas' parent records (a Counter)
 
 
 # ---- hooks the core calls: each returns at once while metrics are off -----------------------------
@@ -137,8 +128,8 @@ def writer_starting(previous: subprocess.Popen[bytes] | None) -> None:
 
 
 def replica_restarted() -> None:
-    if _on is not None:
-        _on.replica_restarts.inc()
+    if _parent is not None:
+        _parent.inc()
 
 
 def interceptors() -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
@@ -186,11 +177,12 @@ class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(details)
         if handler is None:  # UNIMPLEMENTED: not counted (go-grpc-prometheus never sees those either)
             return None
-        wrapped = self._wrap(method, handler)
+        wrapped = self.wrap(method, handler)
         self._wrapped[method] = wrapped
         return wrapped
 
-    def _wrap(self, method: str, handler: Handler) -> Handler:
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """``handler`` (any of the four kinds), counting and timing each call of ``method``."""
         service, _, name = method.lstrip("/").rpartition("/")
         kind, behavior = next((k, b) for k, b in (
             ("unary", handler.unary_unary), ("server_stream", handler.unary_stream),
@@ -345,14 +337,15 @@ class Exporter:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start(port: int, listen: str = "127.0.0.1", *, child_processes: bool = False, calls: bool = True) -> Exporter:
+def start(port: int, listen: str = "127.0.0.1", *, child_processes: bool = False, parent: bool = False) -> Exporter:
     """Turn metrics on in this process and serve them on ``listen:port`` (0: a free port).
 
     ``child_processes``: processes started from now on with this environment (the SQLite writer) record
     into files this endpoint reads (multiprocess mode); call before starting them, and before anything
-    imports prometheus_client. ``calls``: serve the gRPC call metrics (not in the replicas' parent).
+    imports prometheus_client. ``parent``: this is the replicas' parent, which serves no calls and only
+    counts replica restarts (and serves Envoy's stats, once ``add_envoy`` names its socket).
     """
-    global _on
+    global _on, _parent
     directory = None
     if child_processes:
         directory = tempfile.mkdtemp(prefix="userservice-metrics-")
@@ -361,12 +354,14 @@ def start(port: int, listen: str = "127.0.0.1", *, child_processes: bool = False
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    if directory is not None:
+    if parent:
+        _parent = _replica_restarts(registry)
+    elif directory is not None:
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         _on = _Recorded(registry=None)
     else:
         _on = _Recorded(registry=registry)
-    if calls:
+    if not parent:
         registry.register(CALLS)
     return Exporter(port, listen, registry, directory)
 

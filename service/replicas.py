@@ -109,7 +109,7 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
     # --grpc-port P: replica i listens on P + i; 0: each replica takes a free port.
     exporter = None
     if metrics_port is not None:
-        exporter = metrics.start(metrics_port, metrics_listen, calls=False)
+        exporter = metrics.start(metrics_port, metrics_listen, parent=True)
         child += ["--metrics-listen", metrics_listen]
     group = [Replica(i, child, grpc_port + i if grpc_port else 0) for i in range(replicas)]
     for replica in group:  # metrics: replica i on P + 1 + i, or a free port of its own
