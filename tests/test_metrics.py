@@ -19,8 +19,8 @@ from pathlib import Path
 import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from userservice.v1 import user_pb2, user_service_pb2_grpc
 from userservice.v1 import user_service_pb2 as api
-from userservice.v1 import user_service_pb2_grpc
 
 from tests.support import BIN, ROOT, Service, free_port, fresh_database, fresh_postgres, unique
 
@@ -108,6 +108,27 @@ def test_writes_move_transaction_and_password_figures_of_the_process_that_writes
                  "userservice_writer_restarts_total", "userservice_password_hash_queue_depth"):
         assert (name, frozenset()) in after, name
     assert value(after, "userservice_password_hash_queue_depth") == 0  # the hash is done
+
+
+def test_a_full_hashing_queue_shows_in_its_depth_and_its_rejections(metered: tuple[Service, int]) -> None:
+    """More password calls at once than the pool queues (64): the extra ones are refused, and counted."""
+    svc, port = metered
+    key = svc.key()
+    before = scrape(port)
+    md = (("authorization", f"Bearer {key}"),)
+    calls = [svc.stub.CreateUser.future(api.CreateUserRequest(user=user_pb2.User(
+        username=unique(), password="correct horse battery staple")), metadata=md, timeout=60) for _ in range(80)]
+    depths = []
+    while not all(c.done() for c in calls):
+        depths.append(value(scrape(port), "userservice_password_hash_queue_depth"))
+    codes = [c.code() for c in calls]
+    refused = codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert refused > 0 and codes.count(grpc.StatusCode.OK) == len(codes) - refused
+    after = scrape(port)
+    name = "userservice_password_hash_rejections_total"
+    assert value(after, name) - value(before, name) == refused
+    assert max(depths) > 1
+    assert value(after, "userservice_password_hash_queue_depth") == 0
 
 
 def test_envoy_status_codes_and_upstream_latency_are_served_on_the_same_endpoint(
