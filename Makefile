@@ -16,7 +16,7 @@ GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/f
 	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto google/api/httpbody.proto \
 	google/rpc/status.proto google/rpc/error_details.proto
 
-.PHONY: install syncano-client run test lint generate bench bench-decompose bench-instructions clean
+.PHONY: install syncano-client run test lint generate bench bench-decompose bench-instructions bench-metrics clean
 
 install: $(VENV)/.installed $(BUF) syncano-client
 
@@ -69,6 +69,11 @@ bench: install
 	command -v h2load >/dev/null && command -v wrk >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq nghttp2-client wrk)
 	$(PY) -m bench.run
+
+# What --metrics-port costs per call (docs/api.md, Metrics).
+bench-metrics: install
+	command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
+	$(PY) -m bench.metrics_overhead
 
 # Where UpdateUser's time goes (docs/benchmarks.md): one part removed at a time, and callgrind's count.
 bench-decompose: install

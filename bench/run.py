@@ -65,10 +65,10 @@ def process(args: list[str], log: Path, ready: str, timeout: float = 60.0) -> It
 
 
 def serve(db: Path, grpc_port: int, http_port: int | None, log: Path,
-          command: list[str] | None = None) -> contextmanager:  # type: ignore[type-arg]
+          command: list[str] | None = None, extra: list[str] | None = None) -> contextmanager:  # type: ignore[type-arg]
     """``userservice serve`` on ``db`` (or ``command`` with the same arguments, as bench.decompose's variants)."""
     args = [*(command or [str(BIN / "userservice")]), "serve", "--database", f"sqlite:///{db}",
-            "--grpc-port", str(grpc_port), "--grace", "2"]
+            "--grpc-port", str(grpc_port), "--grace", "2", *(extra or [])]
     args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]
     return process(args, log, "userservice: gRPC on")
 

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="test-only: cap the SQLite file at this many pages, to simulate a full disk")
     serve.add_argument("--no-writer-process", action="store_true",
                        help="SQLite: write from the server process itself instead of a writer process (one core)")
+    serve.add_argument("--metrics-port", type=int, default=None,
+                       help="serve Prometheus metrics on this port (default: off; 0: a free port); with "
+                            "--replicas, replica i on PORT + 1 + i (docs/api.md)")
+    serve.add_argument("--metrics-listen", default="127.0.0.1",
+                       help="address the metrics endpoint listens on (default %(default)s)")
     serve.add_argument("--replicas", type=int, default=1,
                        help="server processes behind one Envoy, replica i on --grpc-port + i (PostgreSQL only)")
 
@@ -85,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.replicas > 1:
             return replicas.run(args.database, args.replicas, args.grpc_port,
                                 None if args.no_envoy else args.http_port,
-                                hash_workers=args.hash_workers, grace=args.grace, listen=args.listen)
+                                hash_workers=args.hash_workers, grace=args.grace, listen=args.listen,
+                                metrics_port=args.metrics_port, metrics_listen=args.metrics_listen)
         asyncio.run(_serve(args))
         return 0
     store = _store(args.database)
@@ -123,7 +129,8 @@ def settings(args: argparse.Namespace) -> Settings:
                     http_port=None if args.no_envoy else args.http_port, listen=args.listen,
                     hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
                     writer_process=not args.no_writer_process, replicas=args.replicas,
-                    sqlite_max_page_count=args.sqlite_max_page_count)
+                    sqlite_max_page_count=args.sqlite_max_page_count, metrics_port=args.metrics_port,
+                    metrics_listen=args.metrics_listen)
 
 
 async def _serve(args: argparse.Namespace) -> None:

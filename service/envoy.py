@@ -47,8 +47,12 @@ def local_address(listen: str) -> str:
 
 
 def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.1",
-           services: Sequence[str] = SERVICES) -> str:
-    """The config of an Envoy on ``listen``, whose upstreams are gRPC servers on the same address."""
+           services: Sequence[str] = SERVICES, admin_socket: str | None = None) -> str:
+    """The config of an Envoy on ``listen``, whose upstreams are gRPC servers on the same address.
+
+    ``admin_socket``: serve Envoy's admin interface (its stats) on this Unix socket; None: no admin.
+    """
+    admin = f"admin:\n  address: {{pipe: {{path: \"{admin_socket}\", mode: 384}}}}" if admin_socket else ""
     upstream = local_address(listen)
     endpoints = "\n".join(
         f"        - endpoint: {{address: {{socket_address: {{address: \"{upstream}\", port_value: {p}}}}}}}"
@@ -63,6 +67,7 @@ def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.
         .replace("__SERVICES__", ", ".join(services))
         .replace("__LOCAL_REPLY_MAPPERS__", mappers)
         .replace("__GRPC_ENDPOINTS__", endpoints)
+        .replace("__ADMIN__", admin)
     )
 
 
@@ -81,15 +86,19 @@ def free_port() -> int:
 
 
 class Envoy:
-    """A running Envoy; ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline)."""
+    """A running Envoy; ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline).
+
+    ``admin``: its admin interface listens on the Unix socket ``admin_socket`` (for ``service.metrics``).
+    """
 
     def __init__(self, http_port: int, grpc_ports: Sequence[int], *, log_level: str = "warning",
-                 listen: str = "127.0.0.1") -> None:
+                 listen: str = "127.0.0.1", admin: bool = False) -> None:
         self.http_port = http_port
         self.address = local_address(listen)
         self._dir = tempfile.TemporaryDirectory(prefix="userservice-envoy-")
+        self.admin_socket = str(Path(self._dir.name) / "admin.sock") if admin else None
         config = Path(self._dir.name) / "envoy.yaml"
-        config.write_text(render(http_port, grpc_ports, listen=listen))
+        config.write_text(render(http_port, grpc_ports, listen=listen, admin_socket=self.admin_socket))
         self.log_path = Path(self._dir.name) / "envoy.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

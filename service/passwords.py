@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from passlib.context import CryptContext
 
+from service import metrics
 from service.errors import ResourceExhausted
 
 T = TypeVar("T")
@@ -64,13 +65,16 @@ class Hasher:
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._waiting >= self._max_queue:
+            metrics.hash_rejected()
             raise ResourceExhausted("too many password operations in flight; retry shortly",
                                     reason="PASSWORD_POOL_FULL")
         self._waiting += 1
+        metrics.hash_queue(self._waiting)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._waiting -= 1
+            metrics.hash_queue(self._waiting)
 
     async def hash(self, password: str) -> str:
         return await self._run(self.hash_sync, password)

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO
 
-from service import processes
+from service import metrics, processes
 from service.envoy import Envoy
 from service.storage.postgres import is_postgres_url
 
 log = logging.getLogger("userservice")
 READY = "userservice: gRPC on "
+METRICS = ", metrics on "
 RESTART_DELAY_S = 1.0
 
 
@@ -44,6 +45,8 @@ class Replica:
     index: int
     args: list[str]
     port: int = 0
+    #: Its Prometheus endpoint (``--metrics-port``); None: metrics are off.
+    metrics_port: int | None = None
     process: subprocess.Popen[str] | None = None
     restarts: int = 0
     relay: list[threading.Thread] = field(default_factory=list)
@@ -51,6 +54,8 @@ class Replica:
     def start(self, timeout: float = 30.0) -> None:
         """Start the child and wait for its start line, which names its gRPC port."""
         args = [*self.args, "--grpc-port", str(self.port)]
+        if self.metrics_port is not None:
+            args += ["--metrics-port", str(self.metrics_port)]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                         bufsize=1)
         assert self.process.stdout is not None
@@ -60,6 +65,8 @@ class Replica:
             self.process.wait()
             raise RuntimeError(f"replica {self.index} did not start (exit {self.process.returncode}): {line!r}")
         self.port = int(line[len(READY):].split(",", 1)[0].strip().rsplit(":", 1)[1])
+        if METRICS in line:
+            self.metrics_port = int(line.split(METRICS, 1)[1].split(",", 1)[0].strip().rsplit(":", 1)[1])
         relay = threading.Thread(target=_relay, args=(self.process.stdout,), daemon=True)
         relay.start()
         self.relay.append(relay)
@@ -83,8 +90,13 @@ def _relay(stream: IO[str]) -> None:
 
 
 def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
-        grace: float = 10.0, listen: str = "127.0.0.1") -> int:
-    """Serve with ``replicas`` processes until SIGTERM or SIGINT; returns the exit status."""
+        grace: float = 10.0, listen: str = "127.0.0.1", metrics_port: int | None = None,
+        metrics_listen: str = "127.0.0.1") -> int:
+    """Serve with ``replicas`` processes until SIGTERM or SIGINT; returns the exit status.
+
+    ``metrics_port`` P: this process serves Envoy's stats and the replica restarts there, replica i its
+    own metrics on P + 1 + i (each a free port when P is 0).
+    """
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -95,17 +107,27 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
     child = [sys.executable, "-m", "service.cli", "serve", "--no-envoy", "--database", database,
              "--hash-workers", str(hash_workers), "--grace", str(grace), "--listen", listen]
     # --grpc-port P: replica i listens on P + i; 0: each replica takes a free port.
+    exporter = None
+    if metrics_port is not None:
+        exporter = metrics.start(metrics_port, metrics_listen, parent=True)
+        child += ["--metrics-listen", metrics_listen]
     group = [Replica(i, child, grpc_port + i if grpc_port else 0) for i in range(replicas)]
+    for replica in group:  # metrics: replica i on P + 1 + i, or a free port of its own
+        replica.metrics_port = None if metrics_port is None else metrics_port + 1 + replica.index if metrics_port else 0
     envoy: Envoy | None = None
     try:
         for replica in group:
             replica.start()
         ports = [r.port for r in group]
         if http_port is not None:
-            envoy = Envoy(http_port, ports, listen=listen)
+            envoy = Envoy(http_port, ports, listen=listen, admin=exporter is not None)
             envoy.wait_ready()
+            if exporter is not None and envoy.admin_socket is not None:
+                exporter.add_envoy(envoy.admin_socket)
         print(READY + ", ".join(f"{listen}:{p}" for p in ports) + f" ({replicas} replicas)"
-              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else ""), flush=True)
+              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else "")
+              + (f"{METRICS}{metrics_listen}:{exporter.port} (Envoy), replicas' on "
+                 + ", ".join(f"{metrics_listen}:{r.metrics_port}" for r in group) if exporter else ""), flush=True)
         while not stop.wait(0.2):
             for replica in group:
                 if not replica.alive() and not stop.is_set():
@@ -115,6 +137,7 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
                     if stop.wait(RESTART_DELAY_S):  # a Ctrl-C reaches the children too: not a crash
                         break
                     replica.restarts += 1
+                    metrics.replica_restarted()
                     try:
                         replica.start()
                     except RuntimeError:
@@ -124,6 +147,8 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
         _stop_all(group, grace + 10)
         if envoy is not None:
             envoy.stop()
+        if exporter is not None:
+            exporter.close()
 
 
 def _stop_all(group: list[Replica], timeout: float) -> None:

@@ -23,7 +23,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from userservice.v1 import user_service_pb2_grpc
 
-from service import compat, envoy
+from service import compat, envoy, metrics
+from service import reflection as symbols
 from service.auth import Authenticator
 from service.envoy import Envoy
 from service.interceptors import CallInterceptor
@@ -63,7 +64,9 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     """
     auth = Authenticator(store)
     server = grpc.aio.server(
-        interceptors=[parts.interceptor(auth, open_methods=compat.SELF_AUTHENTICATED)] if parts.interceptor else [],
+        interceptors=[*metrics.interceptors(),  # first: it times everything after it (service/metrics.py)
+                      *([parts.interceptor(auth, open_methods=compat.SELF_AUTHENTICATED)]
+                        if parts.interceptor else [])],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
@@ -73,7 +76,7 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     compat.add_to_server(server, users, auth)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(SERVICE_NAMES, server)
+    symbols.enable(SERVICE_NAMES, server)  # grpcio-reflection, finding methods too (service/reflection.py)
     port = server.add_insecure_port(address)
     await server.start()
     for name in ("", *SERVICE_NAMES):
@@ -86,10 +89,15 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
 
     On SQLite (unless ``settings.writer_process`` is off) write commands run in a writer process
     (``service.writer``). ``parts``: the classes to build it from (a benchmark injects variants).
+    ``settings.metrics_port``: serve Prometheus metrics there (``service.metrics``).
     """
     store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                   max_page_count=settings.sqlite_max_page_count)
     writer = None
+    exporter = None
+    if settings.metrics_port is not None:  # before the writer starts: it inherits where to record
+        exporter = metrics.start(settings.metrics_port, settings.metrics_listen,
+                                 child_processes=store.is_sqlite and settings.writer_process)
     if store.is_sqlite and settings.writer_process:  # the writer process writes (and checkpoints the WAL)
         writer = parts.writer(settings)
         await writer.start()
@@ -101,11 +109,14 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     envoy = None
     try:
         if http_port is not None:
-            envoy = Envoy(http_port, [running.port], listen=listen)
+            envoy = Envoy(http_port, [running.port], listen=listen, admin=exporter is not None)
             await asyncio.get_running_loop().run_in_executor(None, envoy.wait_ready)
+            if exporter is not None and envoy.admin_socket is not None:
+                exporter.add_envoy(envoy.admin_socket)
         log.info("serving", extra={"port": running.port, "event": "start"})
         print(f"userservice: gRPC on {listen}:{running.port}"
-              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else ""), flush=True)
+              + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else "")
+              + (f", metrics on {settings.metrics_listen}:{exporter.port}" if exporter else ""), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -124,4 +135,6 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
             await writer.stop(grace)
         hasher.close()
         store.close()
+        if exporter is not None:
+            exporter.close()
         log.info("stopped", extra={"event": "stopped"})

@@ -21,6 +21,8 @@ class Settings:
     busy_timeout_ms: int = 5000
     writer_process: bool = True  # SQLite: writes run in a writer process
     replicas: int = 1
+    metrics_port: int | None = None  # None: no metrics endpoint (service.metrics)
+    metrics_listen: str = "127.0.0.1"
     #: Test-only: cap the SQLite file at this many pages, to simulate a full disk.
     sqlite_max_page_count: int | None = None
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from userservice.v1 import user_pb2
 
+from service import metrics
 from service.context import DEADLINE
 from service.errors import DeadlineExceeded, Internal, ServiceError, Unavailable
 from service.settings import Settings
@@ -131,6 +132,7 @@ class WriterClient:
         async with self._starting:
             if self.frames is not None:
                 return
+            metrics.writer_starting(self.process)
             ours, theirs = socket.socketpair()
             with theirs:
                 self.process = subprocess.Popen(

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import Service, grpcurl_binary
 
-pytestmark = pytest.mark.process
+pytestmark = pytest.mark.process  # the real grpcurl binary, against the session's service
 
 
 @pytest.fixture(params=["grpc", "envoy"])
@@ -29,6 +29,32 @@ def test_list_and_describe_through_reflection(port: int) -> None:
     assert ".google.protobuf.FieldMask" in subprocess.run(
         [grpcurl_binary(), "-plaintext", "-max-time", "10", f"127.0.0.1:{port}", "describe",
          "userservice.v1.UpdateUserRequest"], capture_output=True, text=True, timeout=30).stdout
+
+
+@pytest.mark.parametrize(("symbol", "kind", "shown"), [
+    ("userservice.v1.UserService", "a service", "rpc UpdateUser ( .userservice.v1.UpdateUserRequest )"),
+    ("userservice.v1.UserService.UpdateUser", "a method",
+     "rpc UpdateUser ( .userservice.v1.UpdateUserRequest ) returns ( .userservice.v1.User )"),
+    ("grpc.health.v1.Health.Check", "a method", "rpc Check ( .grpc.health.v1.HealthCheckRequest )"),
+    ("userservice.v1.UpdateUserRequest", "a message", ".google.protobuf.FieldMask update_mask = 2"),
+    ("userservice.v1.User.email", "a field", "optional string email = 3"),
+    ("userservice.v1.User.State", "an enum", "ACTIVE = 1;"),
+    ("userservice.v1.User.State.ACTIVE", "an enum value", "ACTIVE = 1;"),
+])
+def test_describe_finds_services_methods_messages_fields_and_enums(port: int, symbol: str, kind: str,
+                                                                   shown: str) -> None:
+    out = subprocess.run([grpcurl_binary(), "-plaintext", "-max-time", "10", f"127.0.0.1:{port}", "describe", symbol],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"{symbol} is {kind}:\n")
+    assert shown in out.stdout
+
+
+def test_describe_of_a_method_that_does_not_exist_fails(port: int) -> None:
+    out = subprocess.run([grpcurl_binary(), "-plaintext", "-max-time", "10", f"127.0.0.1:{port}", "describe",
+                          "userservice.v1.UserService.NoSuchMethod"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "Symbol not found: userservice.v1.UserService.NoSuchMethod" in out.stderr
 
 
 def test_health_is_serving(port: int) -> None:

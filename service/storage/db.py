@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import peewee as pw
 from playhouse import db_url
 
+from service import metrics
 from service.errors import Aborted, AlreadyExists, ResourceExhausted, Unavailable, Violation
 from service.storage import postgres
 from service.users import fields
@@ -145,13 +146,14 @@ class Database:
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                return run()
+                return metrics.transaction(run)
             except Conflict as exc:
                 log.info("transaction conflict", extra={"event": "retry" if attempt < WRITE_ATTEMPTS else "conflict",
                                                         "error": postgres.sqlstate(exc)})
                 if attempt == WRITE_ATTEMPTS:
                     raise Aborted("the write conflicted with concurrent writes; retry",
                                   reason="TRANSACTION_CONFLICT") from exc.__cause__
+                metrics.transaction_retried()
                 time.sleep(random.uniform(0, min(0.032, 0.001 * 2**attempt)))  # full jitter, capped
         raise AssertionError("unreachable")
 
