@@ -110,3 +110,42 @@ def test_auth_and_not_found(service: Service, admin_key: str, user: Any) -> None
     assert put(service, "usk_bad_key", user.id, {"firstName": "x"}).status == 401
     assert put(service, admin_key, "usr_nobody000", {"firstName": "x"}).status == 404
     assert put(service, service.key("admin", tenant=unique("t")), user.id, {"firstName": "x"}).status == 404
+
+
+def changes_of(service: Service, key: str, user_id: str) -> int:
+    return len(service.call("ListUserChanges", user_service_pb2.ListUserChangesRequest(id=user_id), key).changes)
+
+
+def test_a_user_key_deleting_itself_with_a_field_change_is_refused_and_writes_nothing(
+        service: Service, admin_key: str, user: Any) -> None:
+    key = service.key("user", tenant="acme", user=user.id)
+    before, audited = service.get_user(admin_key, user.id), changes_of(service, admin_key, user.id)
+    reply = put(service, key, user.id, {"firstName": "X", "status": "DELETED"})
+    assert reply.status == 403 and reason(reply) == "FIELD_NOT_WRITABLE"
+    after = service.get_user(admin_key, user.id)
+    assert after == before and changes_of(service, admin_key, user.id) == audited
+
+
+def test_undeleting_with_a_taken_email_is_refused_and_leaves_the_user_deleted(
+        service: Service, admin_key: str, user: Any) -> None:
+    name = unique("taken")
+    other = service.create(admin_key, username=name, email=f"{name}@example.com")
+    service.call("DeleteUser", user_service_pb2.DeleteUserRequest(id=user.id), admin_key)
+    before, audited = service.get_user(admin_key, user.id), changes_of(service, admin_key, user.id)
+    reply = put(service, admin_key, user.id, {"status": "ACTIVE", "email": other.email})
+    assert reply.status == 409 and reason(reply) == "EMAIL_TAKEN"
+    after = service.get_user(admin_key, user.id)
+    assert after == before and after.state == user_pb2.User.DELETED
+    assert changes_of(service, admin_key, user.id) == audited
+
+
+def test_a_stale_if_match_refuses_a_status_change(service: Service, admin_key: str, user: Any) -> None:
+    reply = service.rest("PUT", f"/users/{user.id}", {"status": "DELETED"}, key=admin_key,
+                         headers={"If-Match": '"stale"'})
+    assert reply.status == 409 and reason(reply) == "ETAG_MISMATCH"
+    assert service.get_user(admin_key, user.id).state == user_pb2.User.ACTIVE
+    done = service.rest("PUT", f"/users/{user.id}", {"status": "DELETED", "firstName": "Gone"}, key=admin_key,
+                        headers={"If-Match": user.etag})
+    assert done.status == 200 and done.json["status"] == "DELETED"
+    got = service.get_user(admin_key, user.id)
+    assert (got.state, got.given_name) == (user_pb2.User.DELETED, "Gone")
