@@ -22,14 +22,22 @@ def update_error(service: Service, key: str, user: User, *paths: str, **kw: obje
     return service.error("UpdateUser", request, key)
 
 
-def test_every_reply_with_a_user_sends_its_etag_as_initial_metadata(service: Service, admin_key: str) -> None:
+def test_a_grpc_client_reads_the_etag_from_the_message_not_from_metadata(service: Service, admin_key: str) -> None:
     u = service.create(admin_key)
     got, md = service.call_with_metadata("GetUser", api.GetUserRequest(id=u.id), admin_key)
-    assert md["etag"] == got.etag == u.etag
+    assert got.etag == u.etag and "etag" not in md
     updated, md = service.call_with_metadata(
         "UpdateUser", api.UpdateUserRequest(user=User(id=u.id, nickname="n"),
                                             update_mask=field_mask_pb2.FieldMask(paths=["nickname"])), admin_key)
-    assert md["etag"] == updated.etag != u.etag
+    assert updated.etag != u.etag and "etag" not in md
+
+
+def test_every_rest_reply_with_a_user_has_its_etag_header(service: Service, admin_key: str) -> None:
+    u = service.create(admin_key)
+    got = service.rest("GET", f"/v1/users/{u.id}", key=admin_key)
+    assert got.headers["etag"] == got.json["etag"] == u.etag
+    updated = service.rest("PATCH", f"/v1/users/{u.id}?updateMask=nickname", {"nickname": "n"}, key=admin_key)
+    assert updated.headers["etag"] == updated.json["etag"] != u.etag
 
 
 def test_only_masked_fields_change(service: Service, admin_key: str) -> None:

@@ -23,6 +23,7 @@ from userservice.v1 import user_pb2, user_service_pb2
 from service.auth import Authenticator, Principal
 from service.errors import InvalidArgument, PermissionDenied, ServiceError, Violation
 from service.users.servicer import PasswordRule, UserService
+from service.users.servicer import transcoded as transcoded  # the adapters ask it here
 
 User = user_pb2.User
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -76,10 +77,6 @@ def given(message: Message, name: str) -> Any:
 def metadata(context: Context) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
-
-def transcoded(context: Context) -> bool:
-    """Whether the call came through Envoy's JSON transcoder (REST) rather than native gRPC."""
-    return "x-envoy-original-path" in metadata(context)
 
 
 def authenticate(auth: Authenticator, context: Context) -> Principal:
