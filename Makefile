@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BUF := node_modules/.bin/buf
+REDOCLY := node_modules/.bin/redocly
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PROTOS := $(wildcard proto/userservice/v1/*.proto)
 # The googleapis files our protos import, and the two Envoy needs to render error details.
@@ -43,8 +44,10 @@ test: install lint
 lint: install
 	build/protodeps.sh $(SITE) build/protodeps $(GOOGLE_PROTOS)
 	$(BUF) lint
-	$(VENV)/bin/ruff check service tests bench
+	$(REDOCLY) lint --config redocly.yaml generated/openapi.json
+	$(VENV)/bin/ruff check service tests bench build/openapi.py
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict build/openapi.py
 
 generate: install
 	build/generate.sh $(PY) $(SITE) generated $(GOOGLE_PROTOS)
