@@ -12,7 +12,7 @@ GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/f
 	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto google/api/httpbody.proto \
 	google/rpc/status.proto google/rpc/error_details.proto
 
-.PHONY: install run test lint generate bench bench-decompose bench-instructions clean
+.PHONY: install test-tools run test lint generate bench bench-decompose bench-instructions clean
 
 install: $(VENV)/.installed $(BUF)
 
@@ -32,7 +32,11 @@ run: install
 
 # The whole suite on SQLite; then again on PostgreSQL, in a fresh database, when USERSERVICE_TEST_POSTGRES
 # (a URL of a server where the tests may create databases) is set. .ci/run always sets it.
-test: install lint
+# What the suite needs besides .venv and node_modules: Debian's chromium for the /docs page test.
+test-tools:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install test-tools lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	@if [ -n "$${USERSERVICE_TEST_POSTGRES:-}" ]; then \
 		echo "== the same suite on PostgreSQL ($$USERSERVICE_TEST_POSTGRES)"; \
