@@ -1,4 +1,4 @@
-"""GET /docs, the API reference page, as a browser renders it: headless Chromium (docs/api.md, "The OpenAPI document")."""
+"""GET /docs, the API reference page, as headless Chromium renders it (docs/api.md, "The OpenAPI document")."""
 
 from __future__ import annotations
 
