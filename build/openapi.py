@@ -357,7 +357,9 @@ class Generator:
         if params:
             op["parameters"] = params
         if route.body:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": self.body(route)}}}
+            op["requestBody"] = {"content": {"application/json": {"schema": self.body(route)}}}
+            if self.body_required(route):
+                op["requestBody"]["required"] = True
         op["responses"] = self.responses(route)
         return op
 
@@ -385,6 +387,15 @@ class Generator:
             return schema
         fd, _ = self.resolve(m.input_type, route.body)
         return self.value_schema(fd, rendered=False)
+
+    def body_required(self, route: Route) -> bool:
+        """Envoy transcodes a request without a body as an empty message: the body is required only where
+        that empty message lacks a REQUIRED field the path does not fill (and the server refuses it)."""
+        fields = self.d.messages[route.method.input_type].field
+        names = [route.body] if route.body != "*" else [fd.name for fd in fields]
+        return any(fd.name in names and field_behavior_pb2.REQUIRED in behaviors(fd)
+                   and not any(v == fd.name or v.startswith(fd.name + ".") for v in route.variables)
+                   for fd in fields)
 
     def takes_if_match(self, route: Route) -> bool:
         """Writes of one named user honour If-Match (docs/api.md "Etags")."""
