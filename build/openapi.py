@@ -501,7 +501,7 @@ class Generator:
             "components": {
                 "schemas": dict(sorted(self.schemas.items())),
                 "headers": {"ETag": {"description": "The user's current etag, quoted; send it back as If-Match.",
-                                     "schema": {"type": "string"}}},
+                                     "required": True, "schema": {"type": "string"}}},
                 "securitySchemes": SECURITY_SCHEMES,
             },
         }
