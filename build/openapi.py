@@ -46,15 +46,25 @@ FDP = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]
 OUR_PACKAGE = "userservice.v1"
 
-#: The routes answering google.api.HttpBody: the message (short name, in the method's package) that the
-#: adapter renders with HTTP 200, and the schema of its error replies (a message, or a component written
-#: below). Read from the adapters in service/compat/ (the ``http_reply`` calls); schemathesis checks every
-#: reply against it (tests/test_openapi_fuzz.py), and tests/test_openapi.py that every HttpBody route is here.
-HTTP_BODY_REPLIES: dict[str, tuple[str, str]] = {
-    "userservice.v1.UserKitCompatService.UserKitUpdateUser": ("UserKitUser", "UserKitErrorReply"),
-    "userservice.v1.UserdocksCompatService.UserdocksUpdateUser": ("UserdocksReply", "UserdocksReply"),
-    "userservice.v1.SyncanoCompatService.SyncanoReplaceUser": ("SyncanoUser", "SyncanoError"),
-    "userservice.v1.SyncanoCompatService.SyncanoUpdateUser": ("SyncanoUser", "SyncanoError"),
+@dataclass(frozen=True)
+class HttpBodyReply:
+    """What a route answering google.api.HttpBody writes: message names (short, in the method's package)
+    or names of ``EXTRA_SCHEMAS``, and the content type its adapter sets."""
+
+    ok: str
+    error: str
+    content_type: str = "application/json"
+
+
+#: The routes answering google.api.HttpBody: the message their adapter renders with HTTP 200, and the schema
+#: of its error replies. Read from the adapters in service/compat/ (the ``http_reply`` calls); schemathesis
+#: checks every reply against it (tests/test_openapi_fuzz.py). A new HttpBody route must be added here:
+#: ``make generate`` stops and says so.
+HTTP_BODY_REPLIES: dict[str, HttpBodyReply] = {
+    "userservice.v1.UserKitCompatService.UserKitUpdateUser": HttpBodyReply("UserKitUser", "UserKitErrorReply"),
+    "userservice.v1.UserdocksCompatService.UserdocksUpdateUser": HttpBodyReply("UserdocksReply", "UserdocksReply"),
+    "userservice.v1.SyncanoCompatService.SyncanoReplaceUser": HttpBodyReply("SyncanoUser", "SyncanoError"),
+    "userservice.v1.SyncanoCompatService.SyncanoUpdateUser": HttpBodyReply("SyncanoUser", "SyncanoError"),
 }
 #: Hand-written components the HttpBody table names (shapes no message carries).
 EXTRA_SCHEMAS: dict[str, Schema] = {
@@ -409,12 +419,12 @@ class Generator:
     def responses(self, route: Route) -> Schema:
         m = route.method
         http_body = m.output_type == ".google.api.HttpBody"
-        error_ref: Schema = STATUS_REF
         if http_body:
             if route.full_name not in HTTP_BODY_REPLIES:
                 raise SystemExit(f"{route.full_name} answers google.api.HttpBody: add its reply messages to "
                                  "HTTP_BODY_REPLIES in build/openapi.py")
-            ok_name, error_name = HTTP_BODY_REPLIES[route.full_name]
+            reply = HTTP_BODY_REPLIES[route.full_name]
+            ok_name, error_name, content_type = reply.ok, reply.error, reply.content_type
             ok = self.ref(f".{route.package}.{ok_name}", rendered=True)
             if error_name in EXTRA_SCHEMAS:
                 self.schemas.setdefault(error_name, EXTRA_SCHEMAS[error_name])
@@ -424,10 +434,13 @@ class Generator:
             else:
                 seed_error = self.ref(f".{route.package}.{error_name}", rendered=True)
             # Envoy's own refusals (bad JSON, unknown query parameter, a body too large) are Status JSON.
-            error_ref = {"anyOf": [seed_error, STATUS_REF]}
+            error_content = ({content_type: {"schema": {"anyOf": [seed_error, STATUS_REF]}}}
+                             if content_type == "application/json" else
+                             {content_type: {"schema": seed_error}, "application/json": {"schema": STATUS_REF}})
         else:
-            ok = self.ref(m.output_type)
-        success: Schema = {"description": "OK", "content": {"application/json": {"schema": ok}}}
+            ok, content_type = self.ref(m.output_type), "application/json"
+            error_content = {"application/json": {"schema": STATUS_REF}}
+        success: Schema = {"description": "OK", "content": {content_type: {"schema": ok}}}
         if not self.answers_page(route):
             success["headers"] = {"ETag": {"$ref": "#/components/headers/ETag"}}
         codes = [400, 401, 403, 404]
@@ -440,8 +453,7 @@ class Generator:
         codes.append(503)
         out: Schema = {"200": success}
         for code in codes:
-            out[str(code)] = {"description": STATUS_TEXT[code],
-                              "content": {"application/json": {"schema": error_ref}}}
+            out[str(code)] = {"description": STATUS_TEXT[code], "content": error_content}
         return out
 
     # ---- the document ----------------------------------------------------------------------------
