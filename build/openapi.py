@@ -46,6 +46,7 @@ FDP = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]
 OUR_PACKAGE = "userservice.v1"
 
+
 @dataclass(frozen=True)
 class HttpBodyReply:
     """What a route answering google.api.HttpBody writes: message names (short, in the method's package)
@@ -235,6 +236,8 @@ class Generator:
         self.schemas: dict[str, Schema] = {}
         #: Messages (full names) that some request body holds, directly or nested.
         self.in_requests: set[str] = set()
+        #: (message, rendered) -> its component's name.
+        self.names: dict[tuple[str, bool], str] = {}
 
     # ---- schemas ---------------------------------------------------------------------------------
     def ref(self, type_name: str, *, rendered: bool = False) -> Schema:
@@ -249,11 +252,20 @@ class Generator:
                 self.schemas[name] = {"type": "string", "enum": [v.name for v in enum.value],
                                       **self.describe(self.d.comment("enum", type_name))}
             return {"$ref": f"#/components/schemas/{name}"}
-        name = component_name(type_name) + ("Reply" if rendered and type_name in self.in_requests else "")
-        if name not in self.schemas:
+        # A message both in a request and in a seed's rendered reply (or in a transcoded reply) gets two
+        # components: the rendered one is "<name>Reply".
+        known = self.names.get((type_name, rendered))
+        if known is None:
+            name = component_name(type_name)
+            if rendered and (type_name in self.in_requests or (type_name, False) in self.names):
+                name += "Reply"
+            while name in self.schemas:  # the other variant was named first
+                name += "Transcoded" if not rendered else "Reply"
+            self.names[(type_name, rendered)] = name
             self.schemas[name] = {}  # placeholder: recursion
             self.schemas[name] = self.message(type_name, rendered=rendered)
-        return {"$ref": f"#/components/schemas/{name}"}
+            known = name
+        return {"$ref": f"#/components/schemas/{known}"}
 
     def message(self, type_name: str, *, rendered: bool = False, skip: frozenset[str] = frozenset()) -> Schema:
         msg = self.d.messages[type_name]
