@@ -9,6 +9,7 @@ PYTHON37 ?= $(shell for p in python3.7 $(HOME)/.pyenv/versions/3.7.*/bin/python3
 	"$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; done)
 SYNCANO_VENV := .venv-syncano
 BUF := node_modules/.bin/buf
+REDOCLY := node_modules/.bin/redocly
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PROTOS := $(wildcard proto/userservice/v1/*.proto)
 # The googleapis files our protos import, and the two Envoy needs to render error details.
@@ -16,7 +17,7 @@ GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/f
 	google/api/client.proto google/api/launch_stage.proto google/api/resource.proto google/api/httpbody.proto \
 	google/rpc/status.proto google/rpc/error_details.proto
 
-.PHONY: install syncano-client run test lint generate bench bench-decompose bench-instructions bench-metrics clean
+.PHONY: install syncano-client test-tools run test lint generate bench bench-decompose bench-instructions bench-metrics clean
 
 install: $(VENV)/.installed $(BUF) syncano-client
 
@@ -47,7 +48,11 @@ run: install
 
 # The whole suite on SQLite; then again on PostgreSQL, in a fresh database, when USERSERVICE_TEST_POSTGRES
 # (a URL of a server where the tests may create databases) is set. .ci/run always sets it.
-test: install lint
+# What the suite needs besides .venv and node_modules: Debian's chromium for the /docs page test.
+test-tools:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install test-tools lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	@if [ -n "$${USERSERVICE_TEST_POSTGRES:-}" ]; then \
 		echo "== the same suite on PostgreSQL ($$USERSERVICE_TEST_POSTGRES)"; \
@@ -59,8 +64,10 @@ test: install lint
 lint: install
 	build/protodeps.sh $(SITE) build/protodeps $(GOOGLE_PROTOS)
 	$(BUF) lint
-	$(VENV)/bin/ruff check service tests bench
+	$(REDOCLY) lint --config redocly.yaml generated/openapi.json
+	$(VENV)/bin/ruff check service tests bench build/openapi.py
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict build/openapi.py
 
 generate: install
 	build/generate.sh $(PY) $(SITE) generated $(GOOGLE_PROTOS)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from userservice.v1 import user_service_pb2
 
-from service import compat, processes
+from service import compat, docs, processes
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "envoy.yaml"
@@ -66,6 +66,8 @@ def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.
         .replace("__DESCRIPTOR__", str(DESCRIPTOR))
         .replace("__SERVICES__", ", ".join(services))
         .replace("__LOCAL_REPLY_MAPPERS__", mappers)
+        .replace("__MAX_DIRECT_RESPONSE_BODY__", str(docs.MAX_BODY))
+        .replace("__DOCS_ROUTES__", docs.envoy_routes())
         .replace("__GRPC_ENDPOINTS__", endpoints)
         .replace("__ADMIN__", admin)
     )
