@@ -40,6 +40,10 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def __reduce__(self) -> tuple[type[Principal], tuple[str, int, str, str, str | None]]:
+        """Pickled as its fields (it crosses to SQLite's writer process with every write command)."""
+        return Principal, (self.key_id, self.tenant_id, self.tenant, self.role, self.user_id)
+
 
 def new_key() -> tuple[str, str, str]:
     """A fresh key: (key id, the whole key to show once, the hash to store)."""

@@ -36,6 +36,10 @@ class Plan:
     scalars: tuple[tuple[str, bool], ...]
     merged: tuple[str, ...]
 
+    def __reduce__(self) -> tuple[type[Plan], tuple[object, ...]]:
+        """Pickled as its fields (it crosses to SQLite's writer process with every update)."""
+        return Plan, (self.paths, self.fields, self.scalars, self.merged)
+
 
 def _make_plan(paths: tuple[str, ...]) -> Plan:
     scalars, merged = [], []
