@@ -89,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(template, db)
             key = dataset.admin_key(db)
             port = free_port()
-            os.environ["PYTHONPATH"] = f"{tree.resolve()}/generated:{tree.resolve()}"
+            # PYTHONSAFEPATH: no process of it (the writer included) puts the working directory, this
+            # checkout, before that tree on its path.
+            os.environ.update(PYTHONPATH=f"{tree.resolve()}/generated:{tree.resolve()}", PYTHONSAFEPATH="1")
             proc = stack.enter_context(serve(db, port, None, db.with_suffix(".log"),
                                              command=[sys.executable, "-m", "service.cli"]))
             os.environ.pop("PYTHONPATH")
+            os.environ.pop("PYTHONSAFEPATH")
             servers.append((label, proc.pid, port, key, db))
         measured_update("warm-up", floor_port, None, None, width, 16, 2000)
         for _label, _, port, key, db in servers:

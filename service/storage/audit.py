@@ -10,6 +10,7 @@ from userservice.v1 import user_pb2
 from service.storage.db import Database
 from service.storage.models import UserChangeRow
 from service.users import fields
+from service.users.fields import Kind
 
 
 class Audit:
@@ -23,7 +24,7 @@ class Audit:
         sql = self.database.sql("audit", lambda: UserChangeRow.insert(
             tenant_id=0, user_id="", key_id="", method="", paths="", old_values="", new_values="", change_time=0))
         self.database.execute(sql, (tenant_id, user_id, key_id, method, json.dumps(list(paths)),
-                                    fields.values_json(old, names), fields.values_json(new, names), now))
+                                    values_json(old, names), values_json(new, names), now))
 
     def changes(self, tenant_id: int, user_id: str, *, page_size: int, after_seq: int
                 ) -> tuple[list[UserChangeRow], int | None]:
@@ -36,3 +37,29 @@ class Audit:
         more = len(rows) > page_size
         rows = rows[:page_size]
         return rows, (rows[-1].seq if more and rows else None)
+
+
+SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
+
+
+def values_json(user: user_pb2.User, names: list[str]) -> str:
+    """JSON of the named non-secret fields of ``user``, for audit records (never the password)."""
+    from google.protobuf import json_format
+
+    chosen = [fields.BY_NAME[name] for name in names if not fields.BY_NAME[name].secret]
+    if all(f.kind is Kind.TEXT for f in chosen):  # the common case, without protobuf's JSON machinery
+        return SORTED_JSON({f.name: getattr(user, f.name) for f in chosen
+                             if (user.HasField(f.name) if f.has_presence else getattr(user, f.name))})
+    partial = user_pb2.User()
+    for name in names:
+        f = fields.BY_NAME[name]
+        if f.secret or (f.has_presence and not user.HasField(name)):
+            continue
+        value = getattr(user, name)
+        if f.kind in (Kind.TEXT, Kind.FLAG, Kind.ENUM):
+            setattr(partial, name, value)
+        elif f.kind in (Kind.MESSAGE, Kind.TIME):
+            getattr(partial, name).CopyFrom(value)
+        else:
+            getattr(partial, name).MergeFrom(value)
+    return SORTED_JSON(json_format.MessageToDict(partial, preserving_proto_field_name=True))

@@ -27,7 +27,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from userservice.v1 import field_access_pb2, user_pb2
 
 from service.errors import Violation
-from service.users import rules
+from service.users import checks, rules
 
 User = user_pb2.User
 USER: Any = User.DESCRIPTOR
@@ -198,35 +198,10 @@ def _default_column(name: str, kind: Kind, has_presence: bool) -> Column:
     return Column(name, lambda: pw.TextField(null=True))  # JSON of a message, map or list
 
 
-def _enum_check(allowed: frozenset[int], description: str) -> Callable[[User, str], list[Violation]]:
-    def check(user: User, name: str) -> list[Violation]:
-        return [] if getattr(user, name) in allowed else [Violation(name, description)]
-    return check
-
-
-def _address_check(user: User, name: str) -> list[Violation]:
-    if not user.HasField(name):
-        return []
-    value = getattr(user, name)
-    return [Violation(f"{name}.{part}", f"at most {chars} characters")
-            for part, chars in ADDRESS_LIMITS.items() if len(getattr(value, part)) > chars]
-
-
-def _attributes_check(user: User, name: str) -> list[Violation]:
-    return [Violation(path, text) for path, text in rules.attributes(getattr(user, name), name)]
-
-
-def _roles_check(user: User, name: str) -> list[Violation]:
-    return [Violation(name, text) for text in rules.roles(list(getattr(user, name)))]
-
-
 def _char(length: int, null: bool = True, unique: bool = False) -> Callable[[], pw.Field]:
     return lambda: pw.CharField(max_length=length, null=null, unique=unique)  # type: ignore[call-overload]
 
 
-#: Parts of the OIDC address and their length limits (``formatted`` may hold the whole address).
-ADDRESS_LIMITS = {"formatted": 1024, "street_address": 256, "locality": 256, "region": 256,
-                  "postal_code": 64, "country": 256}
 _STATE_ALLOWED = frozenset({User.ACTIVE, User.LOCKED})
 
 #: What the descriptor cannot say, per field. Everything else is derived from the field's kind.
@@ -249,13 +224,13 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "birthdate": {"rule": rules.birthdate, "example": "1990-01-31"},
     "zoneinfo": {"rule": rules.zone, "example": "Europe/Paris"},
     "locale": {"rule": rules.locale, "example": "en-US"},
-    "address": {"check": _address_check},
-    "attributes": {"check": _attributes_check},
-    "roles": {"check": _roles_check, "filter": ("role", Filter.CONTAINS), "example": ["walker"]},
+    "address": {"check": checks.address},
+    "attributes": {"check": checks.attributes},
+    "roles": {"check": checks.roles, "filter": ("role", Filter.CONTAINS), "example": ["walker"]},
     "state": {"cleared": User.ACTIVE, "filter": ("state", Filter.ENUM), "example": User.LOCKED,
-              "check": _enum_check(_STATE_ALLOWED, "must be ACTIVE or LOCKED (DELETED only through DeleteUser)")},
+              "check": checks.one_of(_STATE_ALLOWED, "must be ACTIVE or LOCKED (DELETED only through DeleteUser)")},
     "auth_type": {"cleared": User.PASSWORD, "example": User.TWO_FACTOR,
-                  "check": _enum_check(frozenset(User.AuthType.values()), "unknown auth type")},
+                  "check": checks.one_of(frozenset(User.AuthType.values()), "unknown auth type")},
     "external_id": {"columns": (Column("external_id", _char(256)),), "unique": "EXTERNAL_ID_TAKEN",
                     "filter": ("external_id", Filter.EQUAL), "example": "sso|walker"},
     "password": {"columns": (Column("password_hash", lambda: pw.TextField(null=True)),), "secret": True,
@@ -354,26 +329,3 @@ def normalize(user: User) -> User:
         if not getattr(user, name):
             setattr(user, name, cleared)
     return user
-
-
-def values_json(user: User, names: list[str]) -> str:
-    """JSON of the named non-secret fields of ``user``, for audit records (never the password)."""
-    from google.protobuf import json_format
-
-    chosen = [BY_NAME[name] for name in names if not BY_NAME[name].secret]
-    if all(f.kind is Kind.TEXT for f in chosen):  # the common case, without protobuf's JSON machinery
-        return _SORTED_JSON({f.name: getattr(user, f.name) for f in chosen
-                             if (user.HasField(f.name) if f.has_presence else getattr(user, f.name))})
-    partial = User()
-    for name in names:
-        f = BY_NAME[name]
-        if f.secret or (f.has_presence and not user.HasField(name)):
-            continue
-        value = getattr(user, name)
-        if f.kind in (Kind.TEXT, Kind.FLAG, Kind.ENUM):
-            setattr(partial, name, value)
-        elif f.kind in (Kind.MESSAGE, Kind.TIME):
-            getattr(partial, name).CopyFrom(value)
-        else:
-            getattr(partial, name).MergeFrom(value)
-    return _SORTED_JSON(json_format.MessageToDict(partial, preserving_proto_field_name=True))
