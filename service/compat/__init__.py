@@ -1,6 +1,8 @@
 """Adapters for the seed APIs (CONTRACT section 7): one module per API, each over ``UserService.update``.
 
-``add_to_server`` registers them. UserKit, userdocks and Syncano authenticate inside the adapter
+``add_to_server`` registers them, and SCIM 2.0 (``service.scim``, its own package: docs/scim.md),
+which is wired in here so that the server, the SQLite writer process and Envoy's list of transcoded
+services all take it with the adapters. UserKit, userdocks and Syncano authenticate inside the adapter
 (``SELF_AUTHENTICATED``), so that a missing or bad key is answered in the seed's own error JSON;
 Rocket.Chat and seed 004 are authenticated by the call interceptor like UserService.
 """
@@ -21,6 +23,7 @@ from userservice.v1 import (
     compat_userkit_pb2_grpc,
 )
 
+from service import scim
 from service.auth import Authenticator
 from service.compat.pm import PmAdapter
 from service.compat.rocketchat import RocketChatAdapter
@@ -34,15 +37,15 @@ _SELF_AUTHENTICATED_SERVICES = (
     compat_userdocks_pb2.DESCRIPTOR.services_by_name["UserdocksCompatService"],
     compat_syncano_pb2.DESCRIPTOR.services_by_name["SyncanoCompatService"],
 )
-SERVICES = tuple(s.full_name for s in (
+SERVICES = (*(s.full_name for s in (
     *_SELF_AUTHENTICATED_SERVICES,
     compat_rocketchat_pb2.DESCRIPTOR.services_by_name["RocketChatCompatService"],
     compat_pm_pb2.DESCRIPTOR.services_by_name["PmCompatService"],
-))
+    )), scim.SERVICE)
 #: gRPC methods whose adapter authenticates the call itself (the interceptor lets them through).
 SELF_AUTHENTICATED: frozenset[str] = frozenset(
     f"/{s.full_name}/{m.name}" for s in _SELF_AUTHENTICATED_SERVICES for m in s.methods
-)
+) | scim.SELF_AUTHENTICATED
 
 
 def add_to_server(server: grpc.aio.Server, users: UserService, auth: Authenticator) -> None:
@@ -51,3 +54,4 @@ def add_to_server(server: grpc.aio.Server, users: UserService, auth: Authenticat
     compat_rocketchat_pb2_grpc.add_RocketChatCompatServiceServicer_to_server(RocketChatAdapter(users), server)  # type: ignore[no-untyped-call]
     compat_syncano_pb2_grpc.add_SyncanoCompatServiceServicer_to_server(SyncanoAdapter(users, auth), server)  # type: ignore[no-untyped-call]
     compat_pm_pb2_grpc.add_PmCompatServiceServicer_to_server(PmAdapter(users), server)  # type: ignore[no-untyped-call]
+    scim.add_to_server(server, users, auth)
