@@ -3,7 +3,8 @@
 The schemas are scim2-models' own User and EnterpriseUser schemas (``to_schema``), less what this
 service does not store (``ims``, ``entitlements``, ``x509Certificates``, and ``groups``: no Groups),
 with suggested ``canonicalValues`` where our rules are stricter than SCIM's free strings (``locale``
-is a BCP 47 tag, ``timezone`` an IANA zone, ``roles.value`` a role name).
+is a BCP 47 tag, ``timezone`` an IANA zone, ``roles.value`` a role name). ``active`` is marked
+required: every user here is active or not (a POST without it makes an active user).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from scim2_models import (
     Bulk,
     ChangePassword,
     Context,
-    EnterpriseUser,
     ETag,
     Filter,
     Meta,
     NotFoundException,
     Patch,
+    Required,
     ResourceType,
     Schema,
     ServiceProviderConfig,
@@ -29,7 +30,7 @@ from scim2_models import (
 from scim2_models import User as ScimUserBase
 
 from service.scim.filter import MAX_COUNT
-from service.scim.mapping import ScimUser
+from service.scim.mapping import EnterpriseUser, ScimUser
 
 DROPPED = frozenset({"ims", "entitlements", "x509Certificates", "groups"})
 CANONICAL_VALUES: dict[tuple[str, ...], list[str]] = {
@@ -45,6 +46,8 @@ def _trim(schema: Schema) -> Schema:
     for attribute in schema.attributes or []:
         if attribute.name in DROPPED:
             continue
+        if attribute.name == "active":  # always set here: ACTIVE or LOCKED (a POST without it is active)
+            attribute.required = Required.true
         if attribute.name == "manager":  # we keep the manager's id only
             attribute.sub_attributes = [s for s in attribute.sub_attributes or [] if s.name == "value"]
         if (attribute.name,) in CANONICAL_VALUES:

@@ -27,25 +27,43 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from scim2_models import (
     Address,
     Email,
-    EnterpriseUser,
-    Manager,
     Meta,
     Name,
     PhoneNumber,
     Photo,
+    Reference,
+    Required,
     Role,
 )
+from scim2_models import EnterpriseUser as EnterpriseUserBase
+from scim2_models import Manager as ManagerBase
 from scim2_models import User as ScimUserBase
 from userservice.v1 import user_pb2
 
 from service.errors import InvalidArgument, Violation
 
 User = user_pb2.User
+
+
+class Manager(ManagerBase):
+    """The enterprise ``manager``, whose ``$ref`` is optional here: Entra sends only the id (``value``)."""
+
+    ref: Annotated[Reference[Any] | None, Required.false] = Field(  # type: ignore[assignment]
+        None, serialization_alias="$ref", validation_alias="$ref")
+
+
+class EnterpriseUser(EnterpriseUserBase):
+    """The enterprise extension with that ``manager``."""
+
+    manager: Manager | None = None  # type: ignore[assignment]
+
+
 ScimUser = ScimUserBase[EnterpriseUser]
 ENTERPRISE = str(EnterpriseUser.__schema__)
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")

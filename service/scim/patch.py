@@ -12,13 +12,16 @@ projection of the user before: the paths whose value changes (and ``password``, 
 are the update mask of the ONE ``UserService.update`` that writes them. So two PATCHes of different
 attributes of one user, at the same moment, both keep their change: each writes only its paths,
 under the store's row lock.
+
+``active`` always has a value here (our users are ACTIVE or LOCKED; the published schema marks it
+required): a ``remove`` of it is refused with ``mutability``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from scim2_models import Context, InvalidValueException, PatchOp
+from scim2_models import Context, InvalidValueException, MutabilityException, PatchOp
 
 from service.scim.mapping import ScimUser, fields
 from service.scim.policy import POLICY
@@ -61,6 +64,8 @@ def apply(patch: PatchOp[ScimUser], current: ScimUser) -> tuple[dict[str, Any], 
     """The canonical values and the update mask of ``patch`` applied to ``current``."""
     after = current.model_copy(deep=True)
     patch.patch(after, scim_policy=POLICY)
+    if after.active is None and current.active is not None:
+        raise MutabilityException(detail="active cannot be unassigned here: a user is active or not (send false)")
     before_values, values = fields(current), fields(after)
     paths = [p for p, v in values.items() if before_values.get(p) != v]
     if after.password:
