@@ -50,11 +50,12 @@ def _trim(schema: Schema) -> Schema:
             attribute.required = Required.true
         if attribute.name == "manager":  # we keep the manager's id only
             attribute.sub_attributes = [s for s in attribute.sub_attributes or [] if s.name == "value"]
-        if (attribute.name,) in CANONICAL_VALUES:
-            attribute.canonical_values = CANONICAL_VALUES[(attribute.name,)]
+        name = str(attribute.name)
+        if (name,) in CANONICAL_VALUES:
+            attribute.canonical_values = CANONICAL_VALUES[(name,)]
         for sub in attribute.sub_attributes or []:
-            if (attribute.name, sub.name) in CANONICAL_VALUES:
-                sub.canonical_values = CANONICAL_VALUES[(attribute.name, sub.name)]
+            if (name, str(sub.name)) in CANONICAL_VALUES:
+                sub.canonical_values = CANONICAL_VALUES[(name, str(sub.name))]
         attributes.append(attribute)
     schema.attributes = attributes
     return schema
@@ -74,7 +75,7 @@ def service_provider_config() -> ServiceProviderConfig:
         sort=Sort(supported=False),
         etag=ETag(supported=True),
         authentication_schemes=[AuthenticationScheme(
-            type="oauthbearertoken", name="API key",
+            type=AuthenticationScheme.Type.oauthbearertoken, name="API key",
             description="An admin API key of the tenant: Authorization: Bearer <key> (userservice keys create)",
             primary=True)],
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scim2_models import InvalidFilterException, ScimFilter, TooManyException
-from scim2_models.path.expressions import Comparison, CompareOperator, FilterNode, LogicalExpr, LogicalOperator
+from scim2_models.path.expressions import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 from userservice.v1 import user_pb2
 
 from service.scim.mapping import ScimUser

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import Field
 from scim2_models import (
@@ -54,14 +54,14 @@ User = user_pb2.User
 class Manager(ManagerBase):
     """The enterprise ``manager``, whose ``$ref`` is optional here: Entra sends only the id (``value``)."""
 
-    ref: Annotated[Reference[Any] | None, Required.false] = Field(  # type: ignore[assignment]
+    ref: Annotated[Reference[Any] | None, Required.false] = Field(
         None, serialization_alias="$ref", validation_alias="$ref")
 
 
 class EnterpriseUser(EnterpriseUserBase):
     """The enterprise extension with that ``manager``."""
 
-    manager: Manager | None = None  # type: ignore[assignment]
+    manager: Manager | None = None
 
 
 ScimUser = ScimUserBase[EnterpriseUser]
@@ -277,7 +277,7 @@ def to_scim(user: User, location: str) -> ScimUser:
     scim = ScimUser(
         id=user.id, external_id=user.external_id or None, user_name=user.username,
         name=name if name.model_dump() else None, display_name=user.display_name or None,
-        nick_name=user.nickname or None, profile_url=user.profile or None, title=attr("title"),
+        nick_name=user.nickname or None, profile_url=cast(Any, user.profile or None), title=attr("title"),
         user_type=attr("userType"), preferred_language=attr("preferredLanguage"), locale=user.locale or None,
         timezone=user.zoneinfo or None, active=user.state == User.ACTIVE,
         emails=[Email.model_validate(e) for e in _render(user, MULTI[0])] or None,
@@ -291,7 +291,7 @@ def to_scim(user: User, location: str) -> ScimUser:
     enterprise = EnterpriseUser(
         employee_number=attr("employeeNumber"), cost_center=attr("costCenter"), organization=attr("organization"),
         division=attr("division"), department=attr("department"),
-        manager=Manager(value=attrs["manager"]) if attrs.get("manager") else None)
+        manager=Manager(value=attrs["manager"], ref=None) if attrs.get("manager") else None)
     if enterprise.model_dump(exclude={"schemas"}):
         scim[EnterpriseUser] = enterprise
     return scim
