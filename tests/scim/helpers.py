@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import http.client
+import json
+from typing import Any, Protocol
 
 from tests.support import Reply, Service, unique
 
@@ -18,11 +20,25 @@ def tenant_key(service: Service) -> str:
     return service.key("admin", tenant=unique("scim"))
 
 
-def scim(service: Service, method: str, path: str, body: Any = None, *, key: str,
+class Door(Protocol):
+    """Where Envoy listens: a ``Service``, or ``serve --replicas``."""
+
+    host: str
+    http_port: int | None
+
+
+def scim(door: Door, method: str, path: str, body: Any = None, *, key: str,
          headers: dict[str, str] | None = None, content_type: str = "application/scim+json") -> Reply:
     """One SCIM call under /scim/v2 through Envoy."""
-    return service.rest(method, f"/scim/v2{path}", body, key=key,
-                        headers={"content-type": content_type, **(headers or {})})
+    hdrs = {"content-type": content_type, "authorization": f"Bearer {key}", **(headers or {})}
+    conn = http.client.HTTPConnection(door.host, door.http_port, timeout=15)
+    try:
+        conn.request(method, f"/scim/v2{path}", body=None if body is None else json.dumps(body).encode(),
+                     headers=hdrs)
+        resp = conn.getresponse()
+        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode())
+    finally:
+        conn.close()
 
 
 def patch_op(*operations: dict[str, Any]) -> dict[str, Any]:
@@ -38,9 +54,9 @@ def error(reply: Reply) -> tuple[int, str | None]:
     return reply.status, body.get("scimType")
 
 
-def new_user(service: Service, key: str, **fields: Any) -> dict[str, Any]:
+def new_user(door: Door, key: str, **fields: Any) -> dict[str, Any]:
     """A user created through SCIM; its JSON."""
     body = {"schemas": [CORE], "userName": unique("scimuser"), **fields}
-    reply = scim(service, "POST", "/Users", body, key=key)
+    reply = scim(door, "POST", "/Users", body, key=key)
     assert reply.status == 201, reply.text
     return dict(reply.json)
