@@ -87,6 +87,12 @@ class _Status(Exception):
         self.error = error
 
 
+def refuse_sorting(sort_by: object, sort_order: object) -> None:
+    if sort_by or sort_order:
+        raise InvalidValueException(detail="sorting is not supported (ServiceProviderConfig sort.supported is "
+                                           "false): results come in creation order")
+
+
 def response_parameters(attributes: str, excluded: str) -> ResponseParameters[mapping.ScimUser] | None:
     if not attributes and not excluded:
         return None
@@ -151,6 +157,7 @@ class ScimServicer(pb_grpc.ScimServiceServicer):
     async def ScimListUsers(self, request: pb.ScimListUsersRequest,
                             context: ServicerContext) -> httpbody_pb2.HttpBody:
         async def work(who: Principal, metadata: list[tuple[str, Any]]) -> Reply:
+            refuse_sorting(request.sort_by, request.sort_order)
             query = filter.parse(request.filter, request.start_index if request.HasField("start_index") else None,
                                  request.count if request.HasField("count") else None)
             params = response_parameters(request.attributes, request.excluded_attributes)
@@ -162,6 +169,7 @@ class ScimServicer(pb_grpc.ScimServiceServicer):
         async def work(who: Principal, metadata: list[tuple[str, Any]]) -> Reply:
             search = SearchRequest[mapping.ScimUser].model_validate(
                 body_json(request.body), scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY)
+            refuse_sorting(search.sort_by, search.sort_order)
             query = filter.parse(str(search.filter or ""), search.start_index, search.count)
             params = None
             if search.attributes or search.excluded_attributes:

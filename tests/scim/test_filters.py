@@ -124,3 +124,10 @@ def test_attributes_and_excluded_attributes(service: Service, people: dict[str, 
 def test_a_malformed_filter_is_invalid_filter(service: Service, people: dict[str, Any], bad: str) -> None:
     reply = scim(service, "GET", "/Users?filter=" + quote(bad), key=people["key"])
     assert error(reply) == (400, "invalidFilter")
+
+
+def test_sorting_is_refused_not_ignored(service: Service, people: dict[str, Any]) -> None:
+    assert error(scim(service, "GET", "/Users?sortBy=userName", key=people["key"])) == (400, "invalidValue")
+    search = scim(service, "POST", "/Users/.search", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "sortBy": "userName"}, key=people["key"])
+    assert error(search) == (400, "invalidValue")
