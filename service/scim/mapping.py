@@ -152,6 +152,7 @@ MULTI = (
     Multi("addresses", "addresses", "address", "scimAddresses", Address, _address_column, _with_address),
 )
 ROLES_KEY = "scimRoles"
+SCIM_NAMES.update({m.key_path: m.scim for m in MULTI} | {f"attributes.{ROLES_KEY}": "roles"})
 #: Every canonical path SCIM writes: a PUT's update mask (with ``password`` when one is sent).
 PUT_PATHS: tuple[str, ...] = (*SCALARS.values(), "state", *(m.column for m in MULTI),
                               *(m.key_path for m in MULTI), "roles", f"attributes.{ROLES_KEY}")
@@ -264,6 +265,21 @@ def _timestamp(user: User, name: str) -> datetime | None:
     return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC)
 
 
+def _models(model: type[Any], entries: list[Entry], fallback: list[Entry]) -> list[Any] | None:
+    """The entries as scim2-models objects; a stored list that no longer validates shows as its column."""
+    for candidate in (entries, fallback):
+        try:
+            return [model.model_validate(e) for e in candidate] or None
+        except ValueError:
+            continue
+    return None
+
+
+def _multi(user: User, multi: Multi) -> list[Any] | None:
+    column = _column(user, multi)
+    return _models(multi.model, _render(user, multi), multi.default(column) if column is not None else [])
+
+
 def to_scim(user: User, location: str) -> ScimUser:
     """The stored user as a SCIM User (never a password)."""
     attrs = user.attributes
@@ -280,11 +296,8 @@ def to_scim(user: User, location: str) -> ScimUser:
         nick_name=user.nickname or None, profile_url=cast(Any, user.profile or None), title=attr("title"),
         user_type=attr("userType"), preferred_language=attr("preferredLanguage"), locale=user.locale or None,
         timezone=user.zoneinfo or None, active=user.state == User.ACTIVE,
-        emails=[Email.model_validate(e) for e in _render(user, MULTI[0])] or None,
-        phone_numbers=[PhoneNumber.model_validate(e) for e in _render(user, MULTI[1])] or None,
-        photos=[Photo.model_validate(e) for e in _render(user, MULTI[2])] or None,
-        addresses=[Address.model_validate(e) for e in _render(user, MULTI[3])] or None,
-        roles=[Role.model_validate(e) for e in _roles(user)] or None,
+        emails=_multi(user, MULTI[0]), phone_numbers=_multi(user, MULTI[1]), photos=_multi(user, MULTI[2]),
+        addresses=_multi(user, MULTI[3]), roles=_models(Role, _roles(user), [{"value": r} for r in user.roles]),
         meta=Meta(resource_type="User", created=_timestamp(user, "create_time"),
                   last_modified=_timestamp(user, "update_time"), version=user.etag, location=location),
     )

@@ -146,6 +146,16 @@ def test_changes_through_the_canonical_api_show_through_scim(service: Service, k
                                {"value": "two@example.com", "type": "home"}]
 
 
+def test_a_stored_list_that_no_longer_validates_shows_as_its_column(service: Service, key: str) -> None:
+    made = new_user(service, key, emails=[{"value": "one@example.com", "type": "home"}])
+    service.call("UpdateUser", user_service_pb2.UpdateUserRequest(
+        user=User(id=made["id"], attributes={"scimEmails": '[{"value": "one@example.com", "primary": "maybe"}]'}),
+        update_mask={"paths": ["attributes.scimEmails"]}), key)
+    shown = scim(service, "GET", f"/Users/{made['id']}", key=key)
+    assert shown.status == 200, shown.text
+    assert shown.json["emails"] == [{"value": "one@example.com", "type": "work", "primary": True}]
+
+
 def test_put_replaces_every_mapped_attribute_and_is_audited(service: Service, key: str) -> None:
     made = new_user(service, key, title="Old", nickName="Nick", emails=[{"value": "a@example.com"}],
                     displayName="Keep?")
