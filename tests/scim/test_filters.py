@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from userservice.v1 import user_pb2
 
+from service.scim.filter import MAX_SCAN
 from tests.scim.helpers import ENTERPRISE, LIST, error, new_user, patch_op, scim, tenant_key
 from tests.support import Service
 
@@ -131,3 +133,19 @@ def test_sorting_is_refused_not_ignored(service: Service, people: dict[str, Any]
     search = scim(service, "POST", "/Users/.search", {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "sortBy": "userName"}, key=people["key"])
     assert error(search) == (400, "invalidValue")
+
+
+def test_a_filter_that_would_scan_too_many_users_is_too_many(service: Service) -> None:
+    key = tenant_key(service)
+    first = new_user(service, key, userName="first.of.many")
+    tenant = service.sql("SELECT tenant_id FROM users WHERE id = ?", (first["id"],))[0][0]
+    for i in range(MAX_SCAN):  # straight into the store: this test is about reading them
+        service.store.create_user(tenant, user_pb2.User(username=f"many{i:05d}", state=1, auth_type=1),
+                                  password_hash=None, key_id="setup")
+    assert error(scim(service, "GET", "/Users?filter=" + quote('userName co "of.many"'), key=key)) == (
+        400, "tooMany")
+    # What the store can query, and an unfiltered page, still answer.
+    found = scim(service, "GET", "/Users?filter=" + quote('userName eq "first.of.many"'), key=key).json
+    assert found["totalResults"] == 1
+    page = scim(service, "GET", "/Users?count=1", key=key).json
+    assert page["totalResults"] == MAX_SCAN + 1 and page["Resources"][0]["userName"] == "first.of.many"
