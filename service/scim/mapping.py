@@ -9,7 +9,7 @@
 - single-valued attributes with no column go to ``attributes`` under their SCIM name
   (``title``, ``name.formatted`` as ``nameFormatted``, the enterprise ``department``...);
 - each multi-valued attribute (``emails``, ``phoneNumbers``, ``photos``, ``addresses``, ``roles``)
-  puts its main entry (the ``primary`` one, else the first) in its column (``email``,
+  puts its main entry (the ``primary`` one, else the first ``work`` one, else the first) in its column (``email``,
   ``phone_number``, ``picture``, ``address``; every value for ``roles``), and keeps the whole list,
   as SCIM JSON, in ``attributes.scim<Name>`` when the column alone cannot say it (a second entry, a
   ``type`` other than ``work``, a phone number that is not E.164...). The column wins on reading:
@@ -159,7 +159,12 @@ PUT_PATHS: tuple[str, ...] = (*SCALARS.values(), "state", *(m.column for m in MU
 
 
 def _main(entries: list[Entry]) -> int:
-    return next((i for i, e in enumerate(entries) if e.get("primary")), 0)
+    """The entry a column holds: the ``primary`` one, else the first ``work`` one, else the first."""
+    for wanted in (lambda e: e.get("primary") is True, lambda e: e.get("type") == "work"):
+        found = next((i for i, e in enumerate(entries) if wanted(e)), None)
+        if found is not None:
+            return found
+    return 0
 
 
 def _get(scim: ScimUser, path: tuple[str, ...]) -> Any:

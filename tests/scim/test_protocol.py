@@ -190,3 +190,14 @@ def test_discovery_says_what_is_supported(service: Service, key: str) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert error(scim(service, method, "/Schemas", {}, key=key)) == (405, None)
     assert error(scim(service, "DELETE", "/Users", key=key)) == (405, None)
+
+
+def test_the_primary_entry_else_the_work_one_is_the_column(service: Service, key: str) -> None:
+    work = new_user(service, key, emails=[{"value": "home@example.com", "type": "home"},
+                                          {"value": "work@example.com", "type": "work"}])
+    assert service.get_user(key, work["id"]).email == "work@example.com"
+    primary = new_user(service, key, emails=[{"value": "work2@example.com", "type": "work"},
+                                             {"value": "main@example.com", "type": "home", "primary": True}])
+    assert service.get_user(key, primary["id"]).email == "main@example.com"
+    first = new_user(service, key, emails=[{"value": "a1@example.com"}, {"value": "a2@example.com"}])
+    assert service.get_user(key, first["id"]).email == "a1@example.com"
