@@ -55,12 +55,17 @@ class HttpBodyReply:
     ok: str
     error: str
     content_type: str = "application/json"
+    #: The status of a success (201 for a create, 204 with no body; SCIM's refusal route always 405).
+    ok_status: int = 200
+    #: Statuses the route answers besides the service's usual ones (SCIM: 304, 412, 415).
+    more: tuple[int, ...] = ()
 
 
 #: The routes answering google.api.HttpBody: the message their adapter renders with HTTP 200, and the schema
 #: of its error replies. Read from the adapters in service/compat/ (the ``http_reply`` calls); schemathesis
 #: checks every reply against it (tests/test_openapi_fuzz.py). A new HttpBody route must be added here:
 #: ``make generate`` stops and says so.
+SCIM_JSON = "application/scim+json"
 HTTP_BODY_REPLIES: dict[str, HttpBodyReply] = {
     "userservice.v1.UserKitCompatService.UserKitUpdateUser": HttpBodyReply("UserKitUser", "UserKitErrorReply"),
     "userservice.v1.UserdocksCompatService.UserdocksUpdateUser": HttpBodyReply("UserdocksReply", "UserdocksReply"),
@@ -73,9 +78,43 @@ HTTP_BODY_REPLIES: dict[str, HttpBodyReply] = {
                                                                                 "RocketChatErrorReply"),
     "userservice.v1.RocketChatCompatService.RocketChatGetUserInfo": HttpBodyReply("RocketChatUserReply",
                                                                                  "RocketChatErrorReply"),
+    "userservice.v1.ScimService.ScimListUsers": HttpBodyReply("ScimListResponse", "ScimError", SCIM_JSON),
+    "userservice.v1.ScimService.ScimSearchUsers": HttpBodyReply("ScimListResponse", "ScimError", SCIM_JSON,
+                                                                  more=(415,)),
+    "userservice.v1.ScimService.ScimGetUser": HttpBodyReply("ScimUser", "ScimError", SCIM_JSON, more=(304,)),
+    "userservice.v1.ScimService.ScimCreateUser": HttpBodyReply("ScimUser", "ScimError", SCIM_JSON, 201, (415,)),
+    "userservice.v1.ScimService.ScimReplaceUser": HttpBodyReply("ScimUser", "ScimError", SCIM_JSON, more=(412, 415)),
+    "userservice.v1.ScimService.ScimPatchUser": HttpBodyReply("ScimUser", "ScimError", SCIM_JSON, more=(412, 415)),
+    "userservice.v1.ScimService.ScimDeleteUser": HttpBodyReply("ScimNoContent", "ScimError", SCIM_JSON, 204, (412,)),
+    "userservice.v1.ScimService.ScimDiscover": HttpBodyReply("ScimDocument", "ScimError", SCIM_JSON),
+    "userservice.v1.ScimService.ScimRefuse": HttpBodyReply("ScimError", "ScimError", SCIM_JSON, 405),
 }
 #: Hand-written components the HttpBody table names (shapes no message carries).
 EXTRA_SCHEMAS: dict[str, Schema] = {
+    # SCIM's shapes are RFC 7643's, written by scim2-models (docs/scim.md): described here by their outline.
+    "ScimUser": {"description": "A SCIM User (RFC 7643 section 4.1, with the enterprise extension); the "
+                                "mapping is in docs/scim.md.",
+                 "type": "object", "required": ["schemas", "id"],  # `attributes=` may leave the rest out
+                 "properties": {"schemas": {"type": "array", "items": {"type": "string"}}, "id": {"type": "string"},
+                                "userName": {"type": "string"}, "meta": {"type": "object"}},
+                 "additionalProperties": True},
+    "ScimListResponse": {"description": "A SCIM ListResponse (RFC 7644 section 3.4.2).", "type": "object",
+                         "required": ["schemas", "totalResults"],
+                         "properties": {"schemas": {"type": "array", "items": {"type": "string"}},
+                                        "totalResults": {"type": "integer"}, "startIndex": {"type": "integer"},
+                                        "itemsPerPage": {"type": "integer"},
+                                        "Resources": {"type": "array", "items": {"type": "object"}}},
+                         "additionalProperties": True},
+    "ScimError": {"description": "A SCIM error (RFC 7644 section 3.12).", "type": "object",
+                  "required": ["schemas", "status"],
+                  "properties": {"schemas": {"type": "array", "items": {"type": "string"}},
+                                 "status": {"type": "string"}, "scimType": {"type": "string"},
+                                 "detail": {"type": "string"}},
+                  "additionalProperties": True},
+    "ScimDocument": {"description": "A SCIM discovery document (ServiceProviderConfig, a ResourceType, a "
+                                    "Schema, or a ListResponse of them).", "type": "object",
+                     "additionalProperties": True},
+    "ScimNoContent": {"description": "No body (204).", "type": "object", "additionalProperties": True},
     "RocketChatErrorReply": {
         "description": "Rocket.Chat's failure JSON: a RocketChatError (400, 403) or, for missing or bad "
                        "credentials, a RocketChatUnauthorized (401).",
@@ -95,6 +134,13 @@ NO_IF_MATCH = {"userservice.v1.UserService.ChangePassword"}
 
 # HTTP statuses (docs/api.md "Errors"): what Envoy answers itself and what the gRPC codes map to.
 STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified: the `If-None-Match` names the current version",
+    405: "Method Not Allowed: this endpoint does not take this method",
+    412: "Precondition Failed: the `If-Match` names another version; nothing was written",
+    415: "Unsupported Media Type: the body is neither application/scim+json nor application/json",
     400: "INVALID_ARGUMENT or FAILED_PRECONDITION; or Envoy refused the request (bad JSON, an unknown query "
          "parameter, a body field that is also in the path)",
     401: "UNAUTHENTICATED: no API key, or an unknown or revoked one",
@@ -162,6 +208,8 @@ class Route:
     body: str
     comment: str
     variables: list[str] = field(default_factory=list)
+    #: Variables whose pattern is a literal (``{endpoint=Schemas}``): written into the path as that literal.
+    fixed: list[str] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -251,6 +299,7 @@ class Generator:
         self.in_requests: set[str] = set()
         #: (message, rendered) -> its component's name.
         self.names: dict[tuple[str, bool], str] = {}
+        self.operation_ids: Counter[str] = Counter()
 
     # ---- schemas ---------------------------------------------------------------------------------
     def ref(self, type_name: str, *, rendered: bool = False) -> Schema:
@@ -345,6 +394,8 @@ class Generator:
             path, jpath = prefix + fd.name, json_prefix + fd.json_name
             nested = (fd.type == FDP.TYPE_MESSAGE and fd.label != FDP.LABEL_REPEATED
                       and fd.type_name.lstrip(".") not in WELL_KNOWN)
+            if fd.type_name == ".google.api.HttpBody":
+                continue  # a raw body: never query parameters
             if nested and depth < 3:
                 out += self.leaves(fd.type_name, path + ".", jpath + ".", depth + 1)
             elif self.map_entry(fd) is None and not (fd.type == FDP.TYPE_MESSAGE and fd.label == FDP.LABEL_REPEATED):
@@ -354,6 +405,9 @@ class Generator:
     def operation(self, route: Route, names: dict[str, str]) -> Schema:
         m = route.method
         op_id = f"{route.service.name}_{m.name}"
+        self.operation_ids[op_id] += 1  # a method with additional bindings: one id per binding, numbered
+        if self.operation_ids[op_id] > 1:
+            op_id = f"{op_id}_{self.operation_ids[op_id]}"
         op: Schema = {"operationId": op_id, "summary": m.name, "tags": [route.service.name]}
         op.update(self.describe(route.comment))
         params: list[Schema] = []
@@ -364,7 +418,7 @@ class Generator:
                 schema["minLength"] = 1
             params.append({"name": names[var], "in": "path", "required": True, "schema": schema,
                            **self.describe(self.d.comment("field", owner, fd.name))})
-        bound = set(route.variables)
+        bound = set(route.variables) | set(route.fixed)
         body_fields: set[str] = set()
         if route.body == "*":
             body_fields = {fd.name for fd in self.d.messages[m.input_type].field} - {v.split(".")[0] for v in bound}
@@ -450,7 +504,12 @@ class Generator:
                                  "HTTP_BODY_REPLIES in build/openapi.py")
             reply = HTTP_BODY_REPLIES[route.full_name]
             ok_name, error_name, content_type = reply.ok, reply.error, reply.content_type
-            ok = self.ref(f".{route.package}.{ok_name}", rendered=True)
+            ok_status, more = reply.ok_status, reply.more
+            if ok_name in EXTRA_SCHEMAS:
+                self.schemas.setdefault(ok_name, EXTRA_SCHEMAS[ok_name])
+                ok: Schema = {"$ref": f"#/components/schemas/{ok_name}"}
+            else:
+                ok = self.ref(f".{route.package}.{ok_name}", rendered=True)
             if error_name in EXTRA_SCHEMAS:
                 self.schemas.setdefault(error_name, EXTRA_SCHEMAS[error_name])
                 for name in re.findall(r"#/components/schemas/([\w.]+)", json.dumps(EXTRA_SCHEMAS[error_name])):
@@ -465,8 +524,11 @@ class Generator:
         else:
             ok, content_type = self.ref(m.output_type), "application/json"
             error_content = {"application/json": {"schema": STATUS_REF}}
-        success: Schema = {"description": "OK", "content": {content_type: {"schema": ok}}}
-        if not self.answers_page(route):
+            ok_status, more = 200, ()
+        success: Schema = {"description": STATUS_TEXT[ok_status]}
+        if ok_status != 204:
+            success["content"] = {content_type: {"schema": ok}}
+        if not self.answers_page(route) and ok_status < 300:
             success["headers"] = {"ETag": {"$ref": "#/components/headers/ETag"}}
         codes = [400, 401, 403, 404]
         if route.verb != "get":
@@ -476,15 +538,18 @@ class Generator:
         if route.verb != "get":
             codes.append(429)
         codes.append(503)
-        out: Schema = {"200": success}
-        for code in codes:
-            out[str(code)] = {"description": STATUS_TEXT[code], "content": error_content}
+        out: Schema = {str(ok_status): success}
+        for code in sorted({*codes, *more} - {ok_status}):
+            out[str(code)] = ({"description": STATUS_TEXT[code]} if code == 304
+                              else {"description": STATUS_TEXT[code], "content": error_content})
         return out
 
     # ---- the document ----------------------------------------------------------------------------
     def document(self) -> Schema:
         routes = self.d.routes()
         for r in routes:
+            r.fixed = re.findall(r"\{([^}=]+)=[^}*]+\}", r.template)
+            r.template = re.sub(r"\{[^}=]+=([^}*]+)\}", r"\1", r.template)
             r.variables = re.findall(r"\{([^}=]+)(?:=[^}]*)?\}", r.template)
             if r.body == "*":
                 self.reach(r.method.input_type)

@@ -1,8 +1,10 @@
 """Adapters for the seed APIs (CONTRACT section 7): one module per API, each over ``UserService.update``.
 
-``add_to_server`` registers them. UserKit, userdocks, Rocket.Chat and Syncano authenticate inside the
-adapter (``SELF_AUTHENTICATED``), so that a missing or bad key is answered in the seed's own error JSON;
-seed 004 is authenticated by the call interceptor like UserService.
+``add_to_server`` registers them, and SCIM 2.0 (``service.scim``, its own package: docs/scim.md), which is
+wired in here so that the server and Envoy's list of transcoded services take it with the adapters.
+UserKit, userdocks, Rocket.Chat and Syncano authenticate inside the adapter (``SELF_AUTHENTICATED``), so
+that a missing or bad key is answered in the seed's own error JSON; seed 004 is authenticated by the call
+interceptor like UserService.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from userservice.v1 import (
     compat_userkit_pb2_grpc,
 )
 
+from service import scim
 from service.auth import Authenticator
 from service.compat.pm import PmAdapter
 from service.compat.rocketchat import RocketChatAdapter
@@ -35,14 +38,14 @@ _SELF_AUTHENTICATED_SERVICES = (
     compat_syncano_pb2.DESCRIPTOR.services_by_name["SyncanoCompatService"],
     compat_rocketchat_pb2.DESCRIPTOR.services_by_name["RocketChatCompatService"],
 )
-SERVICES = tuple(s.full_name for s in (
+SERVICES = (*(s.full_name for s in (
     *_SELF_AUTHENTICATED_SERVICES,
     compat_pm_pb2.DESCRIPTOR.services_by_name["PmCompatService"],
-))
+    )), scim.SERVICE)
 #: gRPC methods whose adapter authenticates the call itself (the interceptor lets them through).
 SELF_AUTHENTICATED: frozenset[str] = frozenset(
     f"/{s.full_name}/{m.name}" for s in _SELF_AUTHENTICATED_SERVICES for m in s.methods
-)
+) | scim.SELF_AUTHENTICATED
 
 
 def add_to_server(server: grpc.aio.Server, users: UserService, auth: Authenticator) -> None:
@@ -51,3 +54,4 @@ def add_to_server(server: grpc.aio.Server, users: UserService, auth: Authenticat
     compat_rocketchat_pb2_grpc.add_RocketChatCompatServiceServicer_to_server(RocketChatAdapter(users, auth), server)  # type: ignore[no-untyped-call]
     compat_syncano_pb2_grpc.add_SyncanoCompatServiceServicer_to_server(SyncanoAdapter(users, auth), server)  # type: ignore[no-untyped-call]
     compat_pm_pb2_grpc.add_PmCompatServiceServicer_to_server(PmAdapter(users), server)  # type: ignore[no-untyped-call]
+    scim.add_to_server(server, users, auth)
