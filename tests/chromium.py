@@ -9,8 +9,11 @@ screenshots. The browser gets a fresh profile and is killed by ``close()``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -42,7 +45,8 @@ class Page:
         self._profile = tempfile.TemporaryDirectory(prefix="userservice-chromium-")
         self.process = subprocess.Popen(
             [binary(), *FLAGS, "--remote-debugging-port=0", f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            start_new_session=True)  # its helper processes (renderer, crashpad) are stopped with it, as a group
         self._next_id = 0
         #: (url, blocked reason or "") of every request the page made, in order.
         self.requests: list[tuple[str, str]] = []
@@ -122,4 +126,12 @@ class Page:
     def close(self) -> None:
         self._stack.close()
         processes.stop(self.process, 5.0)
+        with contextlib.suppress(ProcessLookupError):  # helpers that outlived the browser write into the profile
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for _ in range(20):
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:  # a helper was still writing as the directory went: once more
+                time.sleep(0.1)
         self._profile.cleanup()
