@@ -9,7 +9,7 @@ no other module lists ``User`` fields.
 
 A new field in the proto needs no line here when the defaults fit: a string is a nullable TEXT
 column of the same name, at most 256 characters; a bool, an enum, a message, a map or a repeated
-field gets the column its kind implies (docs/api.md, "Adding a field").
+field gets the column its kind implies (an integer: INTEGER, 0 by default; docs/api.md, "Adding a field").
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from service.auth import Principal, require, require_user_access
 from service.context import principal
 from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, Violation
-from service.passwords import MAX_PASSWORD_BYTES, Hasher, too_long
+from service.passwords import MAX_PASSWORD_BYTES, Hasher, Verdict, too_long
 from service.storage import Store
 from service.users import fields, listing, lockout
 from service.users.update import (
@@ -221,6 +221,17 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
             await self.hasher.verify(request.password, None, tenant=who.tenant_id)  # the same time as a wrong one
             raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
         policy = self.store.policies.get(who.tenant_id)
+        verdict = await self._guarded_verify(who, user, stored, request.password, policy)
+        user = await self.writes.run(RecordLogin(who, user.id, verdict.ok, verdict.rehash, policy))
+        if not verdict.ok:
+            raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
+        await send_etag(context, user)
+        return user_service_pb2.VerifyPasswordResponse(user=user)
+
+    async def _guarded_verify(self, who: Principal, user: User, stored: str | None, password: str,
+                              policy: lockout.LoginPolicy) -> Verdict:
+        """Refuse a locked user before any hash; wait the tarpit's delay (a timer: the event loop goes on);
+        then check the password."""
         now = time.time_ns() // 1000
         refused = lockout.refusal(user, now)
         if refused is not None:
@@ -228,12 +239,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         delay = policy.delay(policy.failures(user, now))
         if delay:
             await asyncio.sleep(delay)
-        verdict = await self.hasher.verify(request.password, stored, tenant=who.tenant_id)
-        user = await self.writes.run(RecordLogin(who, user.id, verdict.ok, verdict.rehash, policy))
-        if not verdict.ok:
-            raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
-        await send_etag(context, user)
-        return user_service_pb2.VerifyPasswordResponse(user=user)
+        return await self.hasher.verify(password, stored, tenant=who.tenant_id)
 
     async def ListUserChanges(self, request: user_service_pb2.ListUserChangesRequest,
                               context: Context) -> user_service_pb2.ListUserChangesResponse:
