@@ -1,4 +1,4 @@
-"""The ``userservice`` command: ``serve`` and ``keys create|list|revoke``."""
+"""The ``userservice`` command: ``serve``, ``keys create|list|revoke`` and ``tenants set-policy|show``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from service.errors import ServiceError
 from service.replicas import check_replicas
 from service.settings import Settings
 from service.storage import Store
+from service.users.lockout import LoginPolicy
+from service.users.validation import MAX_PASSWORD, MIN_PASSWORD
 
 DEFAULT_DATABASE = "sqlite:///data/users.db"
 
@@ -43,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", default="127.0.0.1",
                        help="address gRPC and Envoy listen on (default %(default)s; 0.0.0.0 in a container)")
     serve.add_argument("--hash-workers", type=int, default=1, help="threads hashing passwords (default 1)")
+    serve.add_argument("--password-min-length", type=int, default=MIN_PASSWORD,
+                       help=f"the shortest new password, {MIN_PASSWORD}-{MAX_PASSWORD} characters (default "
+                            "%(default)s; NIST SP 800-63B rev. 4 asks 15 where the password is the only factor)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds to drain calls on SIGTERM")
     serve.add_argument("--busy-timeout-ms", type=int, default=5000,
                        help="SQLite: how long a write waits for a lock held by another process before the "
@@ -70,7 +75,24 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key, given the key or its id")
     database(revoke)
     revoke.add_argument("key")
+
+    tenants = sub.add_parser("tenants", help="a tenant's settings").add_subparsers(dest="tenants_command",
+                                                                                  required=True)
+    policy = tenants.add_parser("set-policy", help="change the tenant's password-guessing settings "
+                                "(docs/api.md, 'Password guessing'); 'default' restores a default")
+    database(policy)
+    policy.add_argument("--tenant", required=True)
+    for name, (low, high) in LoginPolicy.LIMITS.items():
+        policy.add_argument("--" + name.replace("_", "-"), type=_setting, metavar=f"{low}-{high}",
+                            help=f"default {getattr(LoginPolicy(), name)}")
+    show = tenants.add_parser("show", help="the tenant's password-guessing settings in force")
+    database(show)
+    show.add_argument("--tenant", required=True)
     return parser
+
+
+def _setting(text: str) -> int | str:
+    return "default" if text == "default" else int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup()
     if args.command == "serve":
         refusal = check_replicas(args.database, args.replicas)
+        if not MIN_PASSWORD <= args.password_min_length <= MAX_PASSWORD:
+            refusal = f"--password-min-length must be {MIN_PASSWORD}-{MAX_PASSWORD}"
         if refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return 2
@@ -91,11 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return replicas.run(args.database, args.replicas, args.grpc_port,
                                 None if args.no_envoy else args.http_port,
                                 hash_workers=args.hash_workers, grace=args.grace, listen=args.listen,
-                                metrics_port=args.metrics_port, metrics_listen=args.metrics_listen)
+                                metrics_port=args.metrics_port, metrics_listen=args.metrics_listen,
+                                password_min_length=args.password_min_length)
         asyncio.run(_serve(args))
         return 0
     store = _store(args.database)
     try:
+        if args.command == "tenants":
+            return _tenants(store, args)
         if args.keys_command == "create":
             if (args.role == "user") != bool(args.user):
                 print("error: --user is required with --role user, and only with it", file=sys.stderr)
@@ -124,10 +151,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _tenants(store: Store, args: argparse.Namespace) -> int:
+    """``tenants set-policy`` and ``tenants show``: one line per setting, ``name value``."""
+    tenant_id = store.keys.tenant_id(args.tenant, create=args.tenants_command == "set-policy")
+    if tenant_id is None:
+        print(f"error: no tenant {args.tenant!r}", file=sys.stderr)
+        return 1
+    if args.tenants_command == "set-policy":
+        changes = {name: None if getattr(args, name) == "default" else getattr(args, name)
+                   for name in LoginPolicy.LIMITS if getattr(args, name) is not None}
+        try:
+            policy = store.policies.set(tenant_id, changes)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    else:
+        policy = store.policies.get(tenant_id)
+    for name in LoginPolicy.LIMITS:
+        print(f"{name} {getattr(policy, name)}")
+    return 0
+
+
 def settings(args: argparse.Namespace) -> Settings:
     return Settings(database=args.database, grpc_port=args.grpc_port,
                     http_port=None if args.no_envoy else args.http_port, listen=args.listen,
-                    hash_workers=args.hash_workers, grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
+                    hash_workers=args.hash_workers, password_min_length=args.password_min_length,
+                    grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
                     writer_process=not args.no_writer_process, replicas=args.replicas,
                     sqlite_max_page_count=args.sqlite_max_page_count, metrics_port=args.metrics_port,
                     metrics_listen=args.metrics_listen)

@@ -103,7 +103,7 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
         await writer.start()
     else:
         store.checkpoint_in_background()
-    hasher = Hasher(workers=settings.hash_workers)
+    hasher = Hasher(workers=settings.hash_workers, min_length=settings.password_min_length)
     listen, http_port, grace = settings.listen, settings.http_port, settings.grace
     running = await create_server(store, hasher, f"{listen}:{settings.grpc_port}", writer, parts)
     envoy = None

@@ -17,6 +17,7 @@ class Settings:
     http_port: int | None = 8080  # None: no Envoy
     listen: str = "127.0.0.1"
     hash_workers: int = 1
+    password_min_length: int = 8  # the shortest new password (docs/api.md, "Passwords")
     grace: float = 10.0
     busy_timeout_ms: int = 5000
     writer_process: bool = True  # SQLite: writes run in a writer process

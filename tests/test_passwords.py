@@ -1,15 +1,18 @@
-"""Password hashing stays in its bounded pool: other calls keep flowing while hashes are computed."""
+"""Password hashing stays in its bounded pool, fair between tenants: other calls keep flowing while hashes are
+computed, and one tenant's flood does not starve another's logins."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
+import grpc
 from google.protobuf import field_mask_pb2
-from userservice.v1 import user_pb2
+from userservice.v1 import user_pb2, user_service_pb2_grpc
 from userservice.v1 import user_service_pb2 as api
 
 from service.passwords import Hasher
-from tests.support import Service
+from tests.support import Service, unique
 
 
 def test_reads_are_not_queued_behind_password_hashes(service: Service, admin_key: str) -> None:
@@ -49,3 +52,50 @@ def test_hasher_uses_argon2id_at_owasp_minimum_and_verifies() -> None:
         assert not hasher.verify_sync("Some-password-1", None).ok
     finally:
         hasher.close()
+
+
+def test_one_tenant_flooding_the_hash_pool_does_not_starve_another(service: Service, admin_key: str) -> None:
+    """100 concurrent hashing calls of tenant B, over and over; tenant A's 10 logins still get through."""
+    me = service.create(admin_key, password="Fair-queue-pass-1")
+    flooder = service.key("admin", tenant=unique("flood"))
+    seen: dict[str, int] = {}
+
+    async def run() -> list[grpc.StatusCode]:
+        async with grpc.aio.insecure_channel(f"{service.host}:{service.grpc_port}") as channel:
+            stub = user_service_pb2_grpc.UserServiceStub(channel)
+            done = asyncio.Event()
+
+            async def flood() -> None:  # unknown users: each call hashes (the dummy), nothing is counted
+                for _ in range(200):
+                    if done.is_set():
+                        return
+                    try:
+                        await stub.VerifyPassword(api.VerifyPasswordRequest(username=unique(), password="x" * 12),
+                                                  metadata=(("authorization", f"Bearer {flooder}"),), timeout=20)
+                    except grpc.aio.AioRpcError as err:
+                        seen[err.code().name] = seen.get(err.code().name, 0) + 1
+                        if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            await asyncio.sleep(0.01)
+
+            async def logins() -> list[grpc.StatusCode]:
+                await asyncio.sleep(0.5)  # the flood is on
+                codes = []
+                for _ in range(10):
+                    try:
+                        await stub.VerifyPassword(
+                            api.VerifyPasswordRequest(username=me.username, password="Fair-queue-pass-1"),
+                            metadata=(("authorization", f"Bearer {admin_key}"),), timeout=20)
+                        codes.append(grpc.StatusCode.OK)
+                    except grpc.aio.AioRpcError as err:
+                        codes.append(err.code())
+                done.set()
+                return codes
+
+            flooding = [asyncio.create_task(flood()) for _ in range(100)]
+            codes = await asyncio.wait_for(logins(), 60)
+            await asyncio.wait_for(asyncio.gather(*flooding), 60)
+            return codes
+
+    codes = asyncio.run(run())
+    assert seen.get("RESOURCE_EXHAUSTED", 0) > 0, f"the flood never filled its share: {seen}"
+    assert codes == [grpc.StatusCode.OK] * 10, codes

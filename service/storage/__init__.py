@@ -2,8 +2,9 @@
 
 ``Store`` composes the parts, each in a module of its own: ``db`` (connection, transactions, retry,
 error translation), ``models`` and ``migrations`` (the schema), ``users`` (reads and the one
-read-modify-write), ``audit``, ``requests`` (request ids), ``keys`` (tenants and API keys),
-``checkpoint`` (SQLite's WAL) and ``postgres`` (the pool and SQLSTATEs).
+read-modify-write), ``audit``, ``requests`` (request ids), ``keys`` (tenants and API keys), ``policies``
+(each tenant's password-guessing settings), ``checkpoint`` (SQLite's WAL) and ``postgres`` (the pool and
+SQLSTATEs).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from service.storage.checkpoint import Checkpointer
 from service.storage.db import Database
 from service.storage.keys import KeyRecord, Keys
 from service.storage.models import proxy
+from service.storage.policies import Policies
 from service.storage.users import Users
 
 __all__ = ["KeyRecord", "Store"]
@@ -31,6 +33,7 @@ class Store:
         proxy.initialize(self.db)
         self.users = Users(self.database)
         self.keys = Keys(self.database)
+        self.policies = Policies(self.database)  # each tenant's password-guessing settings
         self._checkpointer: Checkpointer | None = None
         with self.database.guard():
             self.version = migrations.run(self.db)

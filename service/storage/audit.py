@@ -56,7 +56,7 @@ def values_json(user: user_pb2.User, names: list[str]) -> str:
         if f.secret or (f.has_presence and not user.HasField(name)):
             continue
         value = getattr(user, name)
-        if f.kind in (Kind.TEXT, Kind.FLAG, Kind.ENUM):
+        if f.kind in (Kind.TEXT, Kind.FLAG, Kind.ENUM, Kind.NUMBER):
             setattr(partial, name, value)
         elif f.kind in (Kind.MESSAGE, Kind.TIME):
             getattr(partial, name).CopyFrom(value)

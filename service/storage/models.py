@@ -83,10 +83,28 @@ class RequestRow(BaseModel):
     user_id = pw.CharField(max_length=64)
     response = pw.BlobField()
     create_time = pw.BigIntegerField()
+    #: SHA-256 (hex) of the request, so the same id with another request is refused (migration step 5).
+    digest = pw.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "requests"
         indexes = ((("tenant_id", "request_id"), True), (("create_time",), False))
 
 
-MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow]
+class LoginPolicyRow(BaseModel):
+    """A tenant's password-guessing settings (``service.users.lockout.LoginPolicy``); NULL: the default."""
+
+    tenant_id = pw.IntegerField(primary_key=True)
+    failure_factor = pw.IntegerField(null=True)
+    wait_increment_s = pw.IntegerField(null=True)
+    max_wait_s = pw.IntegerField(null=True)
+    failure_reset_s = pw.IntegerField(null=True)
+    delay_after = pw.IntegerField(null=True)
+    delay_increment_ms = pw.IntegerField(null=True)
+    max_delay_ms = pw.IntegerField(null=True)
+
+    class Meta:
+        table_name = "login_policy"
+
+
+MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow, LoginPolicyRow]

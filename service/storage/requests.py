@@ -1,5 +1,10 @@
 """Request ids (AIP-155): the reply of a write is kept with its id for a day, and a retry replays it.
 
+The id is kept with a digest of its request (``service.users.update.request_digest``): a retry of the
+same request replays the reply; the same id with another request, method or user is refused
+(INVALID_ARGUMENT, reason ``REQUEST_ID_REUSED``). Ids remembered before the digest existed have none
+and replay as before.
+
 Both functions run inside the caller's write transaction, so a reply is remembered if and only if
 its write committed.
 """
@@ -18,18 +23,25 @@ REQUEST_ID_TTL_MICROS = 24 * 3600 * 1_000_000
 SWEEP_EVERY = 1000
 
 
+def _reused(why: str) -> InvalidArgument:
+    return InvalidArgument([Violation("request_id", why)], reason="REQUEST_ID_REUSED")
+
+
 class Requests:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.remembered = 0
 
-    def replay(self, tenant_id: int, request_id: str, method: str, user_id: str, now: int) -> user_pb2.User | None:
-        """The stored reply of an earlier call with this request id; ``user_id`` must be that call's user."""
+    def replay(self, tenant_id: int, request_id: str, method: str, user_id: str, now: int,
+               digest: str = "") -> user_pb2.User | None:
+        """The stored reply of an earlier call with this request id; ``user_id`` must be that call's user,
+        and ``digest`` that call's digest."""
         if not request_id:
             return None
         database = self.database
         sql = database.sql("replay", lambda: RequestRow.select(
-            RequestRow.method, RequestRow.response, RequestRow.user_id, RequestRow.create_time).where(
+            RequestRow.method, RequestRow.response, RequestRow.user_id, RequestRow.create_time,
+            RequestRow.digest).where(
             (RequestRow.tenant_id == 0) & (RequestRow.request_id == "")))
         row = database.execute(sql, (tenant_id, request_id)).fetchone()
         if row is None:
@@ -39,18 +51,22 @@ class Requests:
                                       & (RequestRow.request_id == request_id)).execute(database.db)
             return None
         if row[0] != method:
-            raise InvalidArgument([Violation("request_id", f"already used by {row[0]}")])
+            raise _reused(f"already used by {row[0]}")
         if user_id and row[2] != user_id:  # never another user's stored reply
-            raise InvalidArgument([Violation("request_id", "already used for another user")])
+            raise _reused("already used for another user")
+        if row[4] and digest and row[4] != digest:
+            raise _reused("already used for another request; a retry must repeat the request exactly")
         return user_pb2.User.FromString(bytes(row[1]))
 
-    def remember(self, tenant_id: int, request_id: str, method: str, user: user_pb2.User, now: int) -> None:
+    def remember(self, tenant_id: int, request_id: str, method: str, user: user_pb2.User, now: int,
+                 digest: str = "") -> None:
         if not request_id:
             return
         database = self.database
         sql = database.sql("remember", lambda: RequestRow.insert(
-            tenant_id=0, request_id="", method="", user_id="", response=b"", create_time=0))
-        database.execute(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now))
+            tenant_id=0, request_id="", method="", user_id="", response=b"", create_time=0, digest=""))
+        database.execute(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now,
+                               digest or None))
         self.remembered += 1
         if self.remembered % SWEEP_EVERY == 0:
             RequestRow.delete().where(RequestRow.create_time < now - REQUEST_ID_TTL_MICROS).execute(database.db)

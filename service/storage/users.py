@@ -40,6 +40,12 @@ def _user(row: Sequence[Any]) -> User:
     return fields.user_from_row(_Row(row))
 
 
+def _digest(command: Command | Create) -> str:
+    """The command's request digest; a command made without one (a test's, an older caller's) has none,
+    and its request id replays by id, method and user alone."""
+    return str(getattr(command, "digest", ""))
+
+
 class _Row:
     """A row tuple read by column name, without building a dict per row."""
 
@@ -133,7 +139,8 @@ class Users:
     def _create(self, command: Create) -> User:
         now = now_micros()
         with self.database.write(unique=True):
-            replay = self.requests.replay(command.tenant_id, command.request_id, command.method, "", now)
+            replay = self.requests.replay(command.tenant_id, command.request_id, command.method, "", now,
+                                          _digest(command))
             if replay is not None:
                 return replay
             created = User()
@@ -154,7 +161,8 @@ class Users:
                               now)
             if command.validate_only:
                 raise _RolledBack(created)
-            self.requests.remember(command.tenant_id, command.request_id, command.method, created, now)
+            self.requests.remember(command.tenant_id, command.request_id, command.method, created, now,
+                                   _digest(command))
         return created
 
     def run(self, command: Command) -> User:
@@ -168,7 +176,8 @@ class Users:
         now = now_micros()
         tenant_id, user_id = command.tenant_id, command.user_id
         with self.database.write(unique=True):
-            replay = self.requests.replay(tenant_id, command.request_id, command.method, user_id, now)
+            replay = self.requests.replay(tenant_id, command.request_id, command.method, user_id, now,
+                                          _digest(command))
             if replay is not None:
                 return replay
             row = self._fetch(tenant_id, user_id, lock=True)
@@ -179,7 +188,7 @@ class Users:
                 new.etag = current.etag
                 new.update_time.CopyFrom(current.update_time)
                 raise _RolledBack(new)
-            self.requests.remember(tenant_id, command.request_id, command.method, new, now)
+            self.requests.remember(tenant_id, command.request_id, command.method, new, now, _digest(command))
             if change.audit:
                 self.audit.record(tenant_id, user_id, command.key_id, command.method,
                                   self._written(change, changed), current, new, now)

@@ -9,7 +9,7 @@ no other module lists ``User`` fields.
 
 A new field in the proto needs no line here when the defaults fit: a string is a nullable TEXT
 column of the same name, at most 256 characters; a bool, an enum, a message, a map or a repeated
-field gets the column its kind implies (docs/api.md, "Adding a field").
+field gets the column its kind implies (an integer: INTEGER, 0 by default; docs/api.md, "Adding a field").
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Row(Protocol):
 class Kind(enum.Enum):
     TEXT = "text"
     FLAG = "flag"
+    NUMBER = "number"
     ENUM = "enum"
     MESSAGE = "message"
     MAP = "map"
@@ -120,7 +121,7 @@ class Field:
             return out
         if kind is Kind.FLAG:
             stored: Any = bool(value)
-        elif kind is Kind.ENUM:
+        elif kind is Kind.ENUM or kind is Kind.NUMBER:
             stored = int(value)
         elif kind is Kind.MESSAGE:
             parts = {f.name: v for f, v in value.ListFields()}
@@ -141,7 +142,7 @@ class Field:
             setattr(user, self.name, bool(value))  # always present in replies
         elif value is None:
             return
-        elif kind is Kind.TEXT or kind is Kind.ENUM:
+        elif kind is Kind.TEXT or kind is Kind.ENUM or kind is Kind.NUMBER:
             setattr(user, self.name, value)
         elif kind is Kind.MESSAGE:
             getattr(user, self.name).CopyFrom(type(getattr(user, self.name))(**json.loads(value)))
@@ -183,6 +184,8 @@ def _kind(f: FieldDescriptor) -> Kind:
         return Kind.FLAG
     if f.type == f.TYPE_ENUM:
         return Kind.ENUM
+    if f.type in (f.TYPE_INT32, f.TYPE_INT64):
+        return Kind.NUMBER
     return Kind.TEXT
 
 
@@ -193,6 +196,8 @@ def _default_column(name: str, kind: Kind, has_presence: bool) -> Column:
         return Column(name, lambda: pw.BooleanField(default=False))
     if kind is Kind.ENUM:
         return Column(name, lambda: pw.IntegerField())
+    if kind is Kind.NUMBER:
+        return Column(name, lambda: pw.IntegerField(default=0))
     if kind is Kind.TIME:
         return Column(name, lambda: pw.BigIntegerField(null=True))
     return Column(name, lambda: pw.TextField(null=True))  # JSON of a message, map or list
@@ -246,6 +251,8 @@ def _example(f: Any, kind: Kind) -> Any:
         return f"{f.name}-example"
     if kind is Kind.FLAG:
         return True
+    if kind is Kind.NUMBER:
+        return 1
     if kind is Kind.ENUM:
         return f.enum_type.values[-1].number
     if kind is Kind.MAP:

@@ -7,7 +7,9 @@ in ``update``, SQL in ``service.storage``, hashing in ``service.passwords``. Wri
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -17,28 +19,43 @@ from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 from service.auth import Principal, require, require_user_access
 from service.context import principal
 from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, Violation
-from service.passwords import Hasher
+from service.passwords import MAX_PASSWORD_BYTES, Hasher, Verdict, too_long
 from service.storage import Store
-from service.users import fields, listing
+from service.users import fields, listing, lockout
 from service.users.update import (
     Command,
     Create,
     RecordLogin,
     SetPassword,
     SetState,
+    Unlock,
     Update,
     authorize,
     check_request_id,
     new_password,
     prepare_create,
     prepare_update,
+    request_digest,
 )
-from service.users.validation import validate_password
 
 User = user_pb2.User
 Context = grpc.aio.ServicerContext[Any, Any]
 #: A route's own password rule: (password, username) -> violations.
 PasswordRule = Callable[[str, str], list[Violation]]
+
+
+def login_name(request: user_service_pb2.VerifyPasswordRequest) -> tuple[str, str]:
+    """VerifyPassword's (field, value) to find the user by, once the request is checked."""
+    violations = []
+    if bool(request.username) == bool(request.email):
+        violations.append(Violation("username", "give exactly one of username and email"))
+    if not request.password:
+        violations.append(Violation("password", "required"))
+    elif too_long(request.password):
+        violations.append(Violation("password", f"at most {MAX_PASSWORD_BYTES} bytes"))
+    if violations:
+        raise InvalidArgument(violations)
+    return ("username", request.username) if request.username else ("email", request.email)
 
 
 class Writes(Protocol):
@@ -87,10 +104,11 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         self.writes = writes
 
     async def CreateUser(self, request: user_service_pb2.CreateUserRequest, context: Context) -> User:
-        command = prepare_create(principal(), request)
+        who = principal()
+        command = prepare_create(who, request, self.hasher.check_new)
         hashed = None
         if command.user.HasField(fields.SECRET.name) and not request.validate_only:
-            hashed = await self.hasher.hash(command.user.password)
+            hashed = await self.hasher.hash(command.user.password, tenant=who.tenant_id)
         created = await self.writes.create(dataclasses.replace(command, user=without_password(command.user),
                                                                password_hash=hashed))
         await send_etag(context, created)
@@ -139,10 +157,10 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
     async def _with_hash(self, command: Update, password: str, current: User, rule: PasswordRule | None) -> Update:
         owner = command.user.username if "username" in command.plan.fields else current.username
-        violations = validate_password(password, owner) + (rule(password, owner) if rule else [])
+        violations = self.hasher.check_new(password, owner) + (rule(password, owner) if rule else [])
         hashed = None
         if not violations and not command.validate_only:
-            hashed = await self.hasher.hash(password)
+            hashed = await self.hasher.hash(password, tenant=command.tenant_id)
         return dataclasses.replace(command, user=without_password(command.user), password_hash=hashed,
                                    password_violations=tuple(violations))
 
@@ -156,7 +174,8 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
                         want: int) -> User:
         """DeleteUser (``want`` DELETED) and UndeleteUser (``want`` ACTIVE)."""
         check_request_id(request_id)
-        return await self.writes.run(SetState(who, user_id, want, method, etag, request_id))
+        digest = request_digest(method, user_id, etag) if request_id else ""
+        return await self.writes.run(SetState(who, user_id, want, method, etag, request_id, digest=digest))
 
     async def DeleteUser(self, request: user_service_pb2.DeleteUserRequest, context: Context) -> User:
         return await self._change_state(request, context, "DeleteUser", User.DELETED)
@@ -171,6 +190,14 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         await send_etag(context, user)
         return user
 
+    async def UnlockUser(self, request: user_service_pb2.UnlockUserRequest, context: Context) -> User:
+        check_request_id(request.request_id)
+        etag = request.etag or metadata_value(context, "if-match")
+        digest = request_digest("UnlockUser", request.id, etag) if request.request_id else ""
+        user = await self.writes.run(Unlock(principal(), request.id, etag, request.request_id, digest=digest))
+        await send_etag(context, user)
+        return user
+
     async def ChangePassword(self, request: user_service_pb2.ChangePasswordRequest, context: Context) -> User:
         who = principal()
         check_request_id(request.request_id)
@@ -179,38 +206,51 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
             raise PermissionDenied("a reader key cannot write")
         require_user_access(who, request.id, write=True)
         violations = [Violation("current_password", "required")] if not request.current_password else []
+        if too_long(request.current_password):
+            violations.append(Violation("current_password", f"at most {MAX_PASSWORD_BYTES} bytes"))
         violations += [Violation("new_password", v.description)
-                       for v in validate_password(request.new_password, current.username)]
+                       for v in self.hasher.check_new(request.new_password, current.username)]
         if violations:
             raise InvalidArgument(violations)
-        if not (await self.hasher.verify(request.current_password, stored_hash)).ok:
+        if not (await self.hasher.verify(request.current_password, stored_hash, tenant=who.tenant_id)).ok:
             raise InvalidArgument([Violation("current_password", "does not match")], reason="WRONG_PASSWORD")
-        hashed = await self.hasher.hash(request.new_password)
-        user = await self.writes.run(SetPassword(who, request.id, hashed, request.request_id))
+        hashed = await self.hasher.hash(request.new_password, tenant=who.tenant_id)
+        digest = request_digest("ChangePassword", request.id) if request.request_id else ""
+        user = await self.writes.run(SetPassword(who, request.id, hashed, request.request_id, digest=digest))
         await send_etag(context, user)
         return user
 
     async def VerifyPassword(self, request: user_service_pb2.VerifyPasswordRequest,
                              context: Context) -> user_service_pb2.VerifyPasswordResponse:
+        """docs/api.md, "Password guessing": a locked user is refused before any hash; the tarpit's delay
+        is awaited here (the event loop goes on); the outcome is counted by ``RecordLogin``."""
         who = principal()
         require(who, "admin")
-        if bool(request.username) == bool(request.email):
-            raise InvalidArgument([Violation("username", "give exactly one of username and email")])
-        if not request.password:
-            raise InvalidArgument([Violation("password", "required")])
-        by = ("username", request.username) if request.username else ("email", request.email)
-        found = self.store.users.find_login(who.tenant_id, *by)
+        found = self.store.users.find_login(who.tenant_id, *login_name(request))
         user, stored = found if found and found[0].state != User.DELETED else (None, None)
-        verdict = await self.hasher.verify(request.password, stored)
         if user is None:
+            await self.hasher.verify(request.password, None, tenant=who.tenant_id)  # the same time as a wrong one
             raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
-        if verdict.ok and user.state == User.LOCKED:  # the right password, but no login: nothing recorded
-            raise PermissionDenied("the user is locked", reason="USER_LOCKED")
-        user = await self.writes.run(RecordLogin(who, user.id, verdict.ok, verdict.rehash if verdict.ok else None))
+        policy = self.store.policies.get(who.tenant_id)
+        verdict = await self._guarded_verify(who, user, stored, request.password, policy)
+        user = await self.writes.run(RecordLogin(who, user.id, verdict.ok, verdict.rehash, policy))
         if not verdict.ok:
             raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
         await send_etag(context, user)
         return user_service_pb2.VerifyPasswordResponse(user=user)
+
+    async def _guarded_verify(self, who: Principal, user: User, stored: str | None, password: str,
+                              policy: lockout.LoginPolicy) -> Verdict:
+        """Refuse a locked user before any hash; wait the tarpit's delay (a timer: the event loop goes on);
+        then check the password."""
+        now = time.time_ns() // 1000
+        refused = lockout.refusal(user, now)
+        if refused is not None:
+            raise refused
+        delay = policy.delay(policy.failures(user, now))
+        if delay:
+            await asyncio.sleep(delay)
+        return await self.hasher.verify(password, stored, tenant=who.tenant_id)
 
     async def ListUserChanges(self, request: user_service_pb2.ListUserChangesRequest,
                               context: Context) -> user_service_pb2.ListUserChangesResponse:

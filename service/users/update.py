@@ -13,17 +13,20 @@ so SQLite's writer process (``service.writer``) receives them as they are.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from google.protobuf.message import Message
 from userservice.v1 import user_pb2, user_service_pb2
 
 from service.auth import Principal, require, require_user_access
-from service.errors import Aborted, AlreadyExists, InvalidArgument, PermissionDenied, Violation
+from service.errors import Aborted, AlreadyExists, InvalidArgument, PermissionDenied, Unauthenticated, Violation
 from service.errors import FailedPrecondition as _Precondition
-from service.users import fields, masks
+from service.users import fields, lockout, masks
 from service.users.validation import validate_password, validate_user
 
 User = user_pb2.User
@@ -57,6 +60,8 @@ class Command(Protocol):
     def request_id(self) -> str: ...
     @property
     def validate_only(self) -> bool: ...
+    @property
+    def digest(self) -> str: ...  # of the request, kept with its request id (``request_digest``)
 
     def execute(self, current: User, now: int) -> Change: ...
 
@@ -88,6 +93,31 @@ def check_request_id(request_id: str) -> None:
             uuid.UUID(request_id)
         except ValueError:
             raise InvalidArgument([Violation("request_id", "must be a UUID")]) from None
+
+
+def request_digest(method: str, *parts: object) -> str:
+    """SHA-256 (hex) of what a request asks, kept with its request id (AIP-155): the same id with another
+    request is refused. Callers leave out the request id and the password's value (a fast digest of a
+    password would be a weak password hash, kept for a day), but keep whether a password was sent."""
+    digest = hashlib.sha256(method.encode())
+    for part in parts:
+        data = part.SerializeToString(deterministic=True) if isinstance(part, Message) else repr(part).encode()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def _scrubbed(request: Message) -> Message:
+    """``request`` without its request id, and with its user's password (if any) replaced by ``""``."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("request_id")
+    user = getattr(copy, "user", None)
+    if user is not None and user.HasField(fields.SECRET.name):
+        setattr(user, fields.SECRET.name, "")
+    return copy
+
+
+DEFAULT_POLICY = lockout.LoginPolicy()
 
 
 def writable_fields(who: Principal) -> frozenset[str]:
@@ -131,6 +161,7 @@ class Update(_Caller):
     password_violations: tuple[Violation, ...] = ()
     state: int | None = None  # seed 004: DELETED, or ACTIVE to undelete, together with the fields
     refusals: tuple[Violation, ...] = field(default=())  # a route's own violations, reported with the rest
+    digest: str = ""
 
     def execute(self, current: User, now: int) -> Change:
         authorize(self, current)
@@ -190,10 +221,11 @@ def prepare_update(who: Principal, request: user_service_pb2.UpdateUserRequest, 
         raise InvalidArgument([Violation("id", "required: the id of the user to update")])
     check_request_id(request.request_id)
     plan = masks.plan(request.update_mask.paths, request.user, writable=writable_fields(who))
+    digest = request_digest(method, _scrubbed(request), etag, state) if request.request_id else ""
     return Update(who, request.user.id, request.user, plan, derived=not request.update_mask.paths,
                   etag=request.user.etag or etag, request_id=request.request_id,
                   validate_only=request.validate_only or bool(refusals), method=method, state=state,
-                  refusals=refusals)
+                  refusals=refusals, digest=digest)
 
 
 def new_password(command: Update) -> str | None:
@@ -213,6 +245,7 @@ class SetState(_Caller):
     etag: str = ""
     request_id: str = ""
     validate_only: bool = False
+    digest: str = ""
 
     def execute(self, current: User, now: int) -> Change:
         require(self.who, "admin")
@@ -237,6 +270,7 @@ class SetPassword(_Caller):
     request_id: str = ""
     method: str = "ChangePassword"
     validate_only: bool = False
+    digest: str = ""
 
     def execute(self, current: User, now: int) -> Change:
         require_user_access(self.who, self.user_id, write=True)
@@ -251,22 +285,72 @@ class SetPassword(_Caller):
 
 @dataclass(frozen=True, slots=True)
 class RecordLogin(_Caller):
-    """VerifyPassword's outcome: the login time (the etag changes too), a rehashed password; no audit."""
+    """VerifyPassword's outcome, once the password was checked (``service.users.lockout``).
+
+    A user locked meanwhile (state LOCKED, or locked out by failures recorded since the attempt began)
+    is refused whatever the outcome, and nothing is written. A success records the login time, resets
+    the failure count and may store a rehashed password; a failure records its time and counts, and the
+    failure that starts a lockout is audited. The etag changes; ``update_time`` does not.
+    """
 
     who: Principal
     user_id: str
     ok: bool
     rehash: str | None = None
+    policy: lockout.LoginPolicy = DEFAULT_POLICY
     method: str = "VerifyPassword"
     request_id: str = ""
     validate_only: bool = False
+    digest: str = ""
 
     def execute(self, current: User, now: int) -> Change:
-        name = "last_login_time" if self.ok else "last_failed_login_time"
+        if current.state == User.DELETED:
+            raise Unauthenticated("wrong username, e-mail or password", reason="INVALID_CREDENTIALS")
+        refused = lockout.refusal(current, now)
+        if refused is not None:
+            raise refused
         new = User()
         new.CopyFrom(current)
-        getattr(new, name).FromMicroseconds(now)
-        return Change(new, (), frozenset({name}), self.rehash, audit=False, touch=False)
+        counters = frozenset({"failed_login_count", "lockout_end_time"})
+        if self.ok:
+            new.last_login_time.FromMicroseconds(now)
+            new.failed_login_count = 0
+            new.ClearField("lockout_end_time")
+            return Change(new, (), counters | {"last_login_time"}, self.rehash, audit=False, touch=False)
+        new.last_failed_login_time.FromMicroseconds(now)
+        new.failed_login_count = failures = self.policy.failures(current, now) + 1
+        wait = self.policy.lockout(failures)
+        if wait:
+            new.lockout_end_time.FromMicroseconds(now + wait)
+        return Change(new, ("failed_login_count", "lockout_end_time"), counters | {"last_failed_login_time"},
+                      audit=bool(wait), touch=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock(_Caller):
+    """UnlockUser: a lockout after failed logins ends (the count restarts), and a LOCKED user becomes ACTIVE."""
+
+    who: Principal
+    user_id: str
+    etag: str = ""
+    request_id: str = ""
+    method: str = "UnlockUser"
+    validate_only: bool = False
+    digest: str = ""
+
+    def execute(self, current: User, now: int) -> Change:
+        require(self.who, "admin")
+        check_etag(self.etag, current)
+        if current.state == User.DELETED:
+            raise _Precondition("the user is deleted; undelete it first", reason="USER_DELETED")
+        new = User()
+        new.CopyFrom(current)
+        if new.state == User.LOCKED:
+            new.state = User.ACTIVE
+        new.failed_login_count = 0
+        new.ClearField("lockout_end_time")
+        names = ("state", "failed_login_count", "lockout_end_time")
+        return Change(new, names, frozenset(names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +364,13 @@ class Create(_Caller):
     validate_only: bool = False
     method: str = "CreateUser"
     user_id: str = ""
+    digest: str = ""
 
 
-def prepare_create(who: Principal, request: user_service_pb2.CreateUserRequest) -> Create:
-    """The user to create, with output-only fields dropped and cleared enums defaulted, validated as a whole."""
+def prepare_create(who: Principal, request: user_service_pb2.CreateUserRequest,
+                   password_rule: Callable[[str, str], list[Violation]] | None = None) -> Create:
+    """The user to create, with output-only fields dropped and cleared enums defaulted, validated as a whole;
+    ``password_rule``: the rule of new passwords (the server's ``Hasher.check_new``)."""
     require(who, "admin")
     check_request_id(request.request_id)
     user = User()
@@ -293,7 +380,8 @@ def prepare_create(who: Principal, request: user_service_pb2.CreateUserRequest) 
     fields.as_stored(user)
     violations = validate_user(user)
     if user.HasField("password"):
-        violations += validate_password(user.password, user.username)
+        violations += (password_rule or validate_password)(user.password, user.username)
     if violations:
         raise InvalidArgument(violations)
-    return Create(who, user, request_id=request.request_id, validate_only=request.validate_only)
+    digest = request_digest("CreateUser", _scrubbed(request)) if request.request_id else ""
+    return Create(who, user, request_id=request.request_id, validate_only=request.validate_only, digest=digest)

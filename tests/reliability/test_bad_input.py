@@ -24,6 +24,7 @@ METHODS = {
     "UpdateUser": user_service_pb2.UpdateUserRequest,
     "DeleteUser": user_service_pb2.DeleteUserRequest,
     "UndeleteUser": user_service_pb2.UndeleteUserRequest,
+    "UnlockUser": user_service_pb2.UnlockUserRequest,
     "ChangePassword": user_service_pb2.ChangePasswordRequest,
     "VerifyPassword": user_service_pb2.VerifyPasswordRequest,
     "ListUserChanges": user_service_pb2.ListUserChangesRequest,
@@ -63,6 +64,7 @@ def valid_requests(user_id: str) -> dict[str, bytes]:
         ).SerializeToString(),
         "DeleteUser": user_service_pb2.DeleteUserRequest(id=user_id).SerializeToString(),
         "UndeleteUser": user_service_pb2.UndeleteUserRequest(id=user_id).SerializeToString(),
+        "UnlockUser": user_service_pb2.UnlockUserRequest(id=user_id).SerializeToString(),
         "ChangePassword": user_service_pb2.ChangePasswordRequest(
             id=user_id, current_password="Sufficient-Pass-1", new_password="Another-Pass-22").SerializeToString(),
         "VerifyPassword": user_service_pb2.VerifyPasswordRequest(

@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class User(_message.Message):
-    __slots__ = ("id", "username", "email", "email_verified", "phone_number", "phone_verified", "display_name", "given_name", "family_name", "middle_name", "nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "address", "attributes", "roles", "state", "auth_type", "require_password_change", "external_id", "password", "create_time", "update_time", "last_login_time", "last_failed_login_time", "etag")
+    __slots__ = ("id", "username", "email", "email_verified", "phone_number", "phone_verified", "display_name", "given_name", "family_name", "middle_name", "nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "address", "attributes", "roles", "state", "auth_type", "require_password_change", "external_id", "password", "create_time", "update_time", "last_login_time", "last_failed_login_time", "etag", "failed_login_count", "lockout_end_time")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[User.State]
@@ -73,6 +73,8 @@ class User(_message.Message):
     LAST_LOGIN_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_FAILED_LOGIN_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    FAILED_LOGIN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LOCKOUT_END_TIME_FIELD_NUMBER: _ClassVar[int]
     id: str
     username: str
     email: str
@@ -104,7 +106,9 @@ class User(_message.Message):
     last_login_time: _timestamp_pb2.Timestamp
     last_failed_login_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., phone_number: _Optional[str] = ..., phone_verified: _Optional[bool] = ..., display_name: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., middle_name: _Optional[str] = ..., nickname: _Optional[str] = ..., profile: _Optional[str] = ..., picture: _Optional[str] = ..., website: _Optional[str] = ..., gender: _Optional[str] = ..., birthdate: _Optional[str] = ..., zoneinfo: _Optional[str] = ..., locale: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., roles: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[User.State, str]] = ..., auth_type: _Optional[_Union[User.AuthType, str]] = ..., require_password_change: _Optional[bool] = ..., external_id: _Optional[str] = ..., password: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_login_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failed_login_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    failed_login_count: int
+    lockout_end_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., phone_number: _Optional[str] = ..., phone_verified: _Optional[bool] = ..., display_name: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., middle_name: _Optional[str] = ..., nickname: _Optional[str] = ..., profile: _Optional[str] = ..., picture: _Optional[str] = ..., website: _Optional[str] = ..., gender: _Optional[str] = ..., birthdate: _Optional[str] = ..., zoneinfo: _Optional[str] = ..., locale: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., roles: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[User.State, str]] = ..., auth_type: _Optional[_Union[User.AuthType, str]] = ..., require_password_change: _Optional[bool] = ..., external_id: _Optional[str] = ..., password: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_login_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_failed_login_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., failed_login_count: _Optional[int] = ..., lockout_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Address(_message.Message):
     __slots__ = ("formatted", "street_address", "locality", "region", "postal_code", "country")

@@ -79,6 +79,16 @@ class UndeleteUserRequest(_message.Message):
     request_id: str
     def __init__(self, id: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
+class UnlockUserRequest(_message.Message):
+    __slots__ = ("id", "etag", "request_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    etag: str
+    request_id: str
+    def __init__(self, id: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
 class ChangePasswordRequest(_message.Message):
     __slots__ = ("id", "current_password", "new_password", "request_id")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -67,6 +67,11 @@ class UserServiceStub:
                 request_serializer=userservice_dot_v1_dot_user__service__pb2.UndeleteUserRequest.SerializeToString,
                 response_deserializer=userservice_dot_v1_dot_user__pb2.User.FromString,
                 _registered_method=True)
+        self.UnlockUser = channel.unary_unary(
+                '/userservice.v1.UserService/UnlockUser',
+                request_serializer=userservice_dot_v1_dot_user__service__pb2.UnlockUserRequest.SerializeToString,
+                response_deserializer=userservice_dot_v1_dot_user__pb2.User.FromString,
+                _registered_method=True)
         self.ChangePassword = channel.unary_unary(
                 '/userservice.v1.UserService/ChangePassword',
                 request_serializer=userservice_dot_v1_dot_user__service__pb2.ChangePasswordRequest.SerializeToString,
@@ -131,6 +136,15 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UnlockUser(self, request, context):
+        """Ends a user's lockout: a lockout after failed logins ends now (and the
+        failure count restarts), and a user in state LOCKED becomes ACTIVE. Admin
+        only; an unlock of a user that is not locked changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ChangePassword(self, request, context):
         """Changes a user's password given the current one (self-service).
         """
@@ -183,6 +197,11 @@ def add_UserServiceServicer_to_server(servicer, server):
             'UndeleteUser': grpc.unary_unary_rpc_method_handler(
                     servicer.UndeleteUser,
                     request_deserializer=userservice_dot_v1_dot_user__service__pb2.UndeleteUserRequest.FromString,
+                    response_serializer=userservice_dot_v1_dot_user__pb2.User.SerializeToString,
+            ),
+            'UnlockUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlockUser,
+                    request_deserializer=userservice_dot_v1_dot_user__service__pb2.UnlockUserRequest.FromString,
                     response_serializer=userservice_dot_v1_dot_user__pb2.User.SerializeToString,
             ),
             'ChangePassword': grpc.unary_unary_rpc_method_handler(
@@ -364,6 +383,33 @@ class UserService:
             target,
             '/userservice.v1.UserService/UndeleteUser',
             userservice_dot_v1_dot_user__service__pb2.UndeleteUserRequest.SerializeToString,
+            userservice_dot_v1_dot_user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlockUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/userservice.v1.UserService/UnlockUser',
+            userservice_dot_v1_dot_user__service__pb2.UnlockUserRequest.SerializeToString,
             userservice_dot_v1_dot_user__pb2.User.FromString,
             options,
             channel_credentials,

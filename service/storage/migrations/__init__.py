@@ -44,8 +44,24 @@ def _syncano_numbers(db: Any, migrator: Any) -> None:
     db.create_tables(numbers.MODELS)
 
 
+def _login_lockout(db: Any, migrator: Any) -> None:
+    """Password guessing (docs/api.md, "Password guessing"): each user's failure count and lockout end,
+    and the tenants' settings."""
+    from service.storage.models import LoginPolicyRow
+
+    migrate.migrate(migrator.add_column("users", "failed_login_count", pw.IntegerField(default=0)),
+                    migrator.add_column("users", "lockout_end_time", pw.BigIntegerField(null=True)))
+    with db.bind_ctx([LoginPolicyRow]):
+        db.create_tables([LoginPolicyRow])
+
+
+def _request_digest(db: Any, migrator: Any) -> None:
+    """A request id remembers a digest of its request: the same id with another request is refused."""
+    migrate.migrate(migrator.add_column("requests", "digest", pw.CharField(max_length=64, null=True)))
+
+
 #: The steps, in order: step N brings a database from version N-1 to N.
-STEPS: list[Step] = [_frozen, _requests_create_time, _syncano_numbers]
+STEPS: list[Step] = [_frozen, _requests_create_time, _syncano_numbers, _login_lockout, _request_digest]
 
 
 def run(db: Any) -> int:
