@@ -14,9 +14,9 @@ from typing import Any
 
 from service.auth import new_key
 from service.storage import Store
-from service.storage.models import UserRow
+from service.storage.models import USER_COLUMNS, UserRow
 from service.storage.users import now_micros
-from service.users.rules import canonical
+from service.users import fields
 from service.users.update import User, new_etag
 
 TENANT = "bench"
@@ -41,20 +41,19 @@ def _rows(tenant_id: int, n: int, password_hash: str) -> Iterator[tuple[Any, ...
     etag = new_etag()
     for i in range(n):
         name = f"bench{i:0{width}d}"
-        email = f"{name}@example.com"
-        values = {"id": user_id(i, width), "tenant_id": tenant_id, "username": name,
-                  "username_canon": canonical(name), "email": email, "email_canon": canonical(email),
-                  "display_name": f"Bench User {i}", "state": User.ACTIVE, "auth_type": User.PASSWORD,
-                  "password_hash": password_hash, "create_time": now, "update_time": now, "etag": etag,
-                  "email_verified": False, "phone_verified": False, "require_password_change": False}
+        user = User(id=user_id(i, width), username=name, email=f"{name}@example.com", display_name=f"Bench User {i}",
+                    etag=etag)
+        user.create_time.FromMicroseconds(now)
+        user.update_time.FromMicroseconds(now)
+        fields.as_stored(user)
+        values: dict[str, Any] = {"tenant_id": tenant_id, fields.SECRET.columns[0].name: password_hash}
+        for field in fields.STORED:  # every column, as the field table stores it
+            values.update(field.to_columns(user))
         yield tuple(values[c] for c in COLUMNS)
 
 
-#: The columns the bench fills, in the model's field order (the order Peewee writes them in).
-_FILLED = {"id", "tenant_id", "username", "username_canon", "email", "email_canon", "display_name", "state",
-           "auth_type", "password_hash", "create_time", "update_time", "etag", "email_verified", "phone_verified",
-           "require_password_change"}
-COLUMNS = tuple(c for c in UserRow._meta.sorted_field_names if c in _FILLED)
+#: Every column but the row sequence, in the model's field order (the order Peewee writes them in).
+COLUMNS = tuple(c for c in USER_COLUMNS if c != "seq")
 
 
 def build(path: Path, n: int, password_hash: str) -> float:
