@@ -36,26 +36,14 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
-def _user(row: Sequence[Any]) -> User:
-    return fields.user_from_row(_Row(row))
+#: A row tuple (``USER_COLUMNS`` order) -> its ``User``.
+_user = fields.row_reader(_INDEX)
 
 
 def _digest(command: Command | Create) -> str:
     """The command's request digest; a command made without one (a test's, an older caller's) has none,
     and its request id replays by id, method and user alone."""
     return str(getattr(command, "digest", ""))
-
-
-class _Row:
-    """A row tuple read by column name, without building a dict per row."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: Sequence[Any]) -> None:
-        self.row = row
-
-    def __getitem__(self, name: str) -> Any:
-        return self.row[_INDEX[name]]
 
 
 class _RolledBack(Exception):

@@ -19,11 +19,12 @@ import enum
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 import peewee as pw
 from google.api import field_behavior_pb2
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.timestamp_pb2 import Timestamp
 from userservice.v1 import field_access_pb2, user_pb2
 
 from service.errors import Violation
@@ -34,12 +35,6 @@ USER: Any = User.DESCRIPTOR
 ADDRESS: Any = user_pb2.Address.DESCRIPTOR
 DEFAULT_TEXT_LIMIT = 256
 _SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
-
-
-class Row(Protocol):
-    """A row of the users table, read by column name."""
-
-    def __getitem__(self, name: str) -> Any: ...
 
 
 class Kind(enum.Enum):
@@ -134,24 +129,16 @@ class Field:
             stored = value.ToMicroseconds() if user.HasField(self.name) else None
         return {self.columns[0].name: stored}
 
-    def from_row(self, user: User, row: Row) -> None:
-        """Set this field of ``user`` from a row (a mapping of column name -> value)."""
-        value = row[self.columns[0].name]
+    def decode(self, stored: Any) -> Any:
+        """The value of this field, as ``User``'s constructor takes it, from its (non-null) first column."""
         kind = self.kind
         if kind is Kind.FLAG:
-            setattr(user, self.name, bool(value))  # always present in replies
-        elif value is None:
-            return
-        elif kind is Kind.TEXT or kind is Kind.ENUM or kind is Kind.NUMBER:
-            setattr(user, self.name, value)
-        elif kind is Kind.MESSAGE:
-            getattr(user, self.name).CopyFrom(type(getattr(user, self.name))(**json.loads(value)))
-        elif kind is Kind.MAP:
-            getattr(user, self.name).update(json.loads(value))
-        elif kind is Kind.LIST:
-            getattr(user, self.name).extend(json.loads(value))
-        else:  # TIME
-            getattr(user, self.name).FromMicroseconds(value)
+            return bool(stored)
+        if kind in (Kind.MESSAGE, Kind.MAP, Kind.LIST):
+            return json.loads(stored)
+        if kind is Kind.TIME:
+            return Timestamp(seconds=stored // 1_000_000, nanos=stored % 1_000_000 * 1000)
+        return stored  # TEXT, ENUM, NUMBER
 
     # ---- values -----------------------------------------------------------------------------
     def same(self, a: User, b: User) -> bool:
@@ -160,17 +147,6 @@ class Field:
             return False
         return bool(getattr(a, self.name) == getattr(b, self.name))
 
-    def violations(self, user: User) -> list[Violation]:
-        """This field's rule over ``user`` (a whole, merged user)."""
-        if self.check is not None:
-            return self.check(user, self.name)
-        if self.kind is not Kind.TEXT or self.secret:
-            return []
-        value = getattr(user, self.name)
-        if not value:
-            return [Violation(self.name, "required")] if self.required else []
-        problem = self.rule(value) if self.rule else None
-        return [Violation(self.name, problem)] if problem else []
 
 
 def _kind(f: FieldDescriptor) -> Kind:
@@ -302,12 +278,28 @@ def field(name: str) -> Field:
     return BY_NAME[name]
 
 
-def user_from_row(row: Row) -> User:
-    """A ``User`` from a row of the users table (no secret, no tenant)."""
-    user = User()
-    for f in STORED:
-        f.from_row(user, row)
-    return user
+def row_reader(index: dict[str, int]) -> Callable[[Any], User]:
+    """A function from a row tuple (columns at ``index``) to its ``User``, built once: it runs on every read."""
+    plain = tuple((f.name, index[f.columns[0].name]) for f in STORED if f.kind in (Kind.TEXT, Kind.ENUM, Kind.NUMBER))
+    decoded = tuple((f.name, index[f.columns[0].name], f.decode) for f in STORED
+                    if f.kind not in (Kind.TEXT, Kind.ENUM, Kind.NUMBER))
+
+    def read(row: Any) -> User:
+        values = {name: row[i] for name, i in plain if row[i] is not None}
+        for name, i, decode in decoded:
+            if row[i] is not None:
+                values[name] = decode(row[i])
+        return User(**values)
+    return read
+
+
+#: Rules over the merged user, as ``validation.validate_user`` runs them: a text rule (with whether the
+#: field is required) for text fields, a whole-field check for the others.
+TEXT_RULES: tuple[tuple[str, bool, rules.TextRule | None], ...] = tuple(
+    (f.name, f.required, f.rule) for f in FIELDS if f.mutable and f.columns and not f.secret
+    and f.check is None and f.kind is Kind.TEXT)
+CHECKS: tuple[tuple[str, Callable[[User, str], list[Violation]]], ...] = tuple(
+    (f.name, f.check) for f in FIELDS if f.mutable and f.columns and not f.secret and f.check is not None)
 
 
 #: The fields ``as_stored`` and ``normalize`` touch, by what they do (read once per write: kept apart).

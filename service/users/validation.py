@@ -22,8 +22,17 @@ MIN_PASSWORD, MAX_PASSWORD = 8, 128
 def validate_user(user: user_pb2.User) -> list[Violation]:
     """Every rule of a stored user, checked on the whole (merged) user."""
     out: list[Violation] = []
-    for field in fields.WRITABLE:
-        out += field.violations(user)
+    for name, required, rule in fields.TEXT_RULES:
+        value = getattr(user, name)
+        if not value:
+            if required:
+                out.append(Violation(name, "required"))
+        elif rule is not None:
+            problem = rule(value)
+            if problem:
+                out.append(Violation(name, problem))
+    for name, check in fields.CHECKS:
+        out += check(user, name)
     return out
 
 
