@@ -13,7 +13,7 @@ import functools
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from userservice.v1 import user_pb2
@@ -118,11 +118,15 @@ class Users:
         return [_user(r) for r in rows], (rows[-1][0] if more and rows else None)
 
     # ---- writes -----------------------------------------------------------------------------
-    def create(self, command: Create) -> User:
+    def _transaction(self, body: Callable[[], User]) -> User:
+        """``body`` in a write transaction, run again after a serialization failure; a validate-only one's user."""
         try:
-            return self.database.retry(lambda: self._create(command))  # type: ignore[no-any-return]
+            return self.database.retry(body)  # type: ignore[no-any-return]
         except _RolledBack as done:
             return done.user
+
+    def create(self, command: Create) -> User:
+        return self._transaction(lambda: self._create(command))
 
     def _create(self, command: Create) -> User:
         now = now_micros()
@@ -155,10 +159,7 @@ class Users:
 
     def run(self, command: Command) -> User:
         """Run a write command on its user's locked row (retried on a serialization failure)."""
-        try:
-            return self.database.retry(lambda: self._run(command))  # type: ignore[no-any-return]
-        except _RolledBack as done:
-            return done.user
+        return self._transaction(lambda: self._run(command))
 
     def _run(self, command: Command) -> User:
         now = now_micros()
