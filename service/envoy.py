@@ -24,21 +24,47 @@ SERVICES = (user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_nam
 #: HTTP status of an Envoy local reply -> the gRPC code its JSON body names.
 LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8,
                      431: 8, 500: 13, 502: 14, 503: 14, 504: 4}
+#: The request-size limits Envoy enforces, and what its rejections say (in place of Envoy's own text,
+#: which names no limit). Both are RESOURCE_EXHAUSTED, over REST (413, 431) and native gRPC alike.
+MAX_BODY_BYTES = 1 << 20
+MAX_HEADERS_KB = 8
+SIZE_MESSAGES = {413: f"the request body is over {MAX_BODY_BYTES >> 20} MiB",
+                 431: f"the request's URL and headers are over {MAX_HEADERS_KB} KiB together"}
 
 
 def _mapper(status: int | None, code: int) -> str:
     """One local-reply mapper: Envoy's own text/plain rejection with this HTTP status becomes JSON.
 
     Replies converted from the server's gRPC status are not local replies and keep their body;
-    a local reply to a native gRPC call stays gRPC (Envoy puts the body in grpc-message).
+    a local reply to a native gRPC call stays gRPC (``_grpc_mapper`` comes first for those it must fix).
     """
     op, value = ("EQ", status) if status is not None else ("GE", 400)
+    body = f"\n              body: {{inline_string: \"{SIZE_MESSAGES[value]}\"}}" if value in SIZE_MESSAGES else ""
     return f"""            - filter:
                 status_code_filter:
-                  comparison: {{op: {op}, value: {{default_value: {value}, runtime_key: local_reply_{value}}}}}
+                  comparison: {{op: {op}, value: {{default_value: {value}, runtime_key: local_reply_{value}}}}}{body}
               body_format_override:
                 json_format: {{code: {code}, message: "%LOCAL_REPLY_BODY%", details: []}}
                 content_type: application/json"""
+
+
+def _grpc_mapper(status: int, code: int) -> str:
+    """A local reply with this HTTP status to a native gRPC call: ``grpc-status`` ``code`` and a plain message.
+
+    Envoy derives a gRPC local reply's status from the HTTP status, and has no mapping to
+    RESOURCE_EXHAUSTED (413 became UNKNOWN); a ``grpc-status`` the mapper sets is kept.
+    """
+    return f"""            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {{op: EQ, value: {{default_value: {status}, runtime_key: grpc_local_reply_{status}}}}}
+                  - header_filter:
+                      header: {{name: content-type, string_match: {{prefix: application/grpc}}}}
+              headers_to_add:
+              - header: {{key: grpc-status, value: "{code}"}}
+                append_action: OVERWRITE_IF_EXISTS_OR_ADD
+              body: {{inline_string: "{SIZE_MESSAGES[status]}"}}"""
 
 
 def local_address(listen: str) -> str:
@@ -58,11 +84,14 @@ def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.
         f"        - endpoint: {{address: {{socket_address: {{address: \"{upstream}\", port_value: {p}}}}}}}"
         for p in grpc_ports
     )
-    mappers = "\n".join([*(_mapper(s, c) for s, c in LOCAL_REPLY_CODES.items()), _mapper(None, 2)])
+    mappers = "\n".join([*(_grpc_mapper(s, LOCAL_REPLY_CODES[s]) for s in SIZE_MESSAGES),
+                          *(_mapper(s, c) for s, c in LOCAL_REPLY_CODES.items()), _mapper(None, 2)])
     return (
         TEMPLATE.read_text()
         .replace("__LISTEN_ADDRESS__", listen)
         .replace("__HTTP_PORT__", str(http_port))
+        .replace("__MAX_BODY_BYTES__", str(MAX_BODY_BYTES))
+        .replace("__MAX_HEADERS_KB__", str(MAX_HEADERS_KB))
         .replace("__DESCRIPTOR__", str(DESCRIPTOR))
         .replace("__SERVICES__", ", ".join(services))
         .replace("__LOCAL_REPLY_MAPPERS__", mappers)

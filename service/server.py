@@ -35,7 +35,11 @@ from service.users.servicer import UserService, Writes
 from service.writer import InProcess, WriterClient
 
 log = logging.getLogger("userservice")
-MAX_MESSAGE_BYTES = 1 << 20
+MAX_MESSAGE_BYTES = envoy.MAX_BODY_BYTES
+#: gRPC metadata a call may carry (grpc's default soft limit is 8 KiB). Envoy passes up to
+#: ``envoy.MAX_HEADERS_KB`` of headers and adds a copy of the URL (``x-envoy-original-path``): that must
+#: never be refused here as RESOURCE_EXHAUSTED, a 429 naming Envoy's internal headers.
+MAX_METADATA_BYTES = 64 << 10
 SERVICE_NAMES = (*envoy.SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 
@@ -69,6 +73,8 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
                         if parts.interceptor else [])],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
+                 ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+                 ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
     users = parts.users(store, hasher, writes or InProcess(store))

@@ -8,7 +8,8 @@ Masks, validation, row mapping, audit JSON, ListUsers filters and the tests all 
 no other module lists ``User`` fields.
 
 A new field in the proto needs no line here when the defaults fit: a string is a nullable TEXT
-column of the same name, at most 256 characters; a bool, an enum, a message, a map or a repeated
+column of the same name, at most 256 characters, one line with no control characters (every text
+field follows ``rules.control``); a bool, an enum, a message, a map or a repeated
 field gets the column its kind implies (docs/api.md, "Adding a field").
 """
 
@@ -168,7 +169,7 @@ class Field:
         value = getattr(user, self.name)
         if not value:
             return [Violation(self.name, "required")] if self.required else []
-        problem = self.rule(value) if self.rule else None
+        problem = rules.control(value) or (self.rule(value) if self.rule else None)
         return [Violation(self.name, problem)] if problem else []
 
 
@@ -208,8 +209,14 @@ def _address_check(user: User, name: str) -> list[Violation]:
     if not user.HasField(name):
         return []
     value = getattr(user, name)
-    return [Violation(f"{name}.{part}", f"at most {chars} characters")
-            for part, chars in ADDRESS_LIMITS.items() if len(getattr(value, part)) > chars]
+    out: list[Violation] = []
+    for part, chars in ADDRESS_LIMITS.items():
+        text = getattr(value, part)
+        problem = ((rules.control_in_lines if part in ADDRESS_LINES else rules.control)(text)
+                   or (f"at most {chars} characters" if len(text) > chars else None))
+        if problem:
+            out.append(Violation(f"{name}.{part}", problem))
+    return out
 
 
 def _attributes_check(user: User, name: str) -> list[Violation]:
@@ -227,6 +234,8 @@ def _char(length: int, null: bool = True, unique: bool = False) -> Callable[[], 
 #: Parts of the OIDC address and their length limits (``formatted`` may hold the whole address).
 ADDRESS_LIMITS = {"formatted": 1024, "street_address": 256, "locality": 256, "region": 256,
                   "postal_code": 64, "country": 256}
+#: Parts that may span lines (OIDC: ``formatted`` MAY contain newlines); every other text is one line.
+ADDRESS_LINES = frozenset({"formatted"})
 _STATE_ALLOWED = frozenset({User.ACTIVE, User.LOCKED})
 
 #: What the descriptor cannot say, per field. Everything else is derived from the field's kind.

@@ -19,7 +19,7 @@ from service.context import principal
 from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, Violation
 from service.passwords import Hasher
 from service.storage import Store
-from service.users import fields, listing
+from service.users import fields, listing, lookup
 from service.users.update import (
     Command,
     Create,
@@ -137,7 +137,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
     def read(self, who: Principal, user_id: str) -> User:
         """A user the caller may read (NOT_FOUND in another tenant, PERMISSION_DENIED otherwise)."""
-        user = self.store.users.get(who.tenant_id, user_id)
+        user = self.store.users.get(who.tenant_id, lookup.user_id(user_id))
         require_user_access(who, user.id, write=False)
         return user
 
@@ -145,7 +145,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
                         want: int) -> User:
         """DeleteUser (``want`` DELETED) and UndeleteUser (``want`` ACTIVE)."""
         check_request_id(request_id)
-        return await self.writes.run(SetState(who, user_id, want, method, etag, request_id))
+        return await self.writes.run(SetState(who, lookup.user_id(user_id), want, method, etag, request_id))
 
     async def DeleteUser(self, request: user_service_pb2.DeleteUserRequest, context: Context) -> User:
         return await self._change_state(request, context, "DeleteUser", User.DELETED)
@@ -163,7 +163,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
     async def ChangePassword(self, request: user_service_pb2.ChangePasswordRequest, context: Context) -> User:
         who = principal()
         check_request_id(request.request_id)
-        current, stored_hash = self.store.users.get_with_hash(who.tenant_id, request.id)
+        current, stored_hash = self.store.users.get_with_hash(who.tenant_id, lookup.user_id(request.id))
         if who.role == "reader":
             raise PermissionDenied("a reader key cannot write")
         require_user_access(who, request.id, write=True)
@@ -188,6 +188,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         if not request.password:
             raise InvalidArgument([Violation("password", "required")])
         by = ("username", request.username) if request.username else ("email", request.email)
+        lookup.text(*by)
         found = self.store.users.find_login(who.tenant_id, *by)
         user, stored = found if found and found[0].state != User.DELETED else (None, None)
         verdict = await self.hasher.verify(request.password, stored)
@@ -204,7 +205,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
     async def ListUserChanges(self, request: user_service_pb2.ListUserChangesRequest,
                               context: Context) -> user_service_pb2.ListUserChangesResponse:
         who = principal()
-        self.store.users.get(who.tenant_id, request.id)
+        self.store.users.get(who.tenant_id, lookup.user_id(request.id))
         require(who, "admin")
         fp = listing.fingerprint(who.tenant_id, request.id)
         rows, last = self.store.users.audit.changes(
