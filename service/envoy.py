@@ -1,8 +1,10 @@
-"""The Envoy process: its config (``envoy.yaml`` with the ports filled in), start, readiness, stop."""
+"""The Envoy process: its config (``envoy.yaml`` with the ports filled in), start, readiness, drain, stop."""
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -114,27 +116,72 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Envoy:
-    """A running Envoy; ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline).
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP to Envoy's admin interface, which listens on a Unix socket only."""
 
-    ``admin``: its admin interface listens on the Unix socket ``admin_socket`` (for ``service.metrics``).
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+ACTIVE_REQUESTS = re.compile(rb"^http\.userservice\.downstream_rq_active: ([0-9]+)$", re.MULTILINE)
+
+
+class Envoy:
+    """A running Envoy, in a session of its own (``processes.spawn_owned``): a signal to the server's
+    process group does not reach it. ``drain()`` stops its listener and waits for the calls it carries;
+    ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline).
+
+    Its admin interface listens on the Unix socket ``admin_socket`` (owner-only, in a private temporary
+    directory; never a TCP port): ``drain`` uses it, and ``service.metrics`` reads Envoy's stats there.
+    Hot restart is off (``--disable-hot-restart``): it is not used, and it left a
+    ``/dev/shm/envoy_shared_memory_*`` file behind at every start.
     """
 
     def __init__(self, http_port: int, grpc_ports: Sequence[int], *, log_level: str = "warning",
-                 listen: str = "127.0.0.1", admin: bool = False) -> None:
+                 listen: str = "127.0.0.1") -> None:
         self.http_port = http_port
         self.address = local_address(listen)
         self._dir = tempfile.TemporaryDirectory(prefix="userservice-envoy-")
-        self.admin_socket = str(Path(self._dir.name) / "admin.sock") if admin else None
+        self.admin_socket = str(Path(self._dir.name) / "admin.sock")
         config = Path(self._dir.name) / "envoy.yaml"
         config.write_text(render(http_port, grpc_ports, listen=listen, admin_socket=self.admin_socket))
         self.log_path = Path(self._dir.name) / "envoy.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [envoy_binary(), "-c", str(config), "--use-dynamic-base-id", "--log-level", log_level,
+        self.process = processes.spawn_owned(
+            [envoy_binary(), "-c", str(config), "--disable-hot-restart", "--log-level", log_level,
              "--concurrency", str(min(2, os.cpu_count() or 1)), "--drain-time-s", "1"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
+
+    def _admin(self, method: str, path: str, timeout: float = 2.0) -> bytes:
+        connection = _UnixConnection(self.admin_socket, timeout)
+        try:
+            connection.request(method, path)
+            return connection.getresponse().read()
+        finally:
+            connection.close()
+
+    def drain(self, timeout: float) -> int:
+        """Refuse new connections, then wait (at most ``timeout`` seconds) until no request is in flight
+        through Envoy; returns how many still were at the end (0: all answered)."""
+        deadline = time.monotonic() + timeout
+        try:
+            self._admin("POST", "/drain_listeners")
+            while True:
+                stats = self._admin("GET", "/stats?filter=^http%5C.userservice%5C.downstream_rq_active$")
+                found = ACTIVE_REQUESTS.search(stats)
+                active = int(found.group(1)) if found else 0
+                if active == 0 or time.monotonic() >= deadline:
+                    return active
+                time.sleep(0.02)
+        except OSError:  # Envoy is gone already: nothing of its own is in flight
+            return 0
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout

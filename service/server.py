@@ -91,7 +91,10 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
 
 
 async def serve(settings: Settings, parts: Parts = Parts()) -> None:
-    """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server.
+    """Run until SIGTERM or SIGINT: then drain in-flight calls (Envoy's first), stop Envoy, stop the server.
+
+    Envoy runs in a session of its own, so a signal to the whole process group reaches this process only,
+    and the order is the same whatever the signal reached (``service.processes.spawn_owned``).
 
     On SQLite (unless ``settings.writer_process`` is off) write commands run in a writer process
     (``service.writer``). ``parts``: the classes to build it from (a benchmark injects variants).
@@ -115,9 +118,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     envoy = None
     try:
         if http_port is not None:
-            envoy = Envoy(http_port, [running.port], listen=listen, admin=exporter is not None)
+            envoy = Envoy(http_port, [running.port], listen=listen)
             await asyncio.get_running_loop().run_in_executor(None, envoy.wait_ready)
-            if exporter is not None and envoy.admin_socket is not None:
+            if exporter is not None:
                 exporter.add_envoy(envoy.admin_socket)
         log.info("serving", extra={"port": running.port, "event": "start"})
         print(f"userservice: gRPC on {listen}:{running.port}"
@@ -129,9 +132,14 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("draining", extra={"event": "stop"})
+        deadline = loop.time() + grace
         for name in ("", *SERVICE_NAMES):
             await running.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await running.server.stop(grace)
+        if envoy is not None:  # first Envoy's calls, while the server still answers them (docs/api.md, "Running")
+            left = await loop.run_in_executor(None, envoy.drain, grace)
+            if left:
+                log.warning(f"Envoy still carried {left} calls at the end of the grace period", extra={"event": "stop"})
+        await running.server.stop(max(0.0, deadline - loop.time()))
     finally:
         if envoy is not None:
             envoy.stop()
