@@ -30,7 +30,7 @@ from service.envoy import Envoy
 from service.interceptors import CallInterceptor
 from service.passwords import Hasher
 from service.settings import Settings
-from service.storage import Store
+from service.storage import Store, sqlite_file
 from service.users.servicer import UserService, Writes
 from service.writer import InProcess, WriterClient
 
@@ -90,6 +90,17 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     return Running(server, port, health_servicer)
 
 
+async def _watch_file(store: Store, running: Running, interval: float = 0.5) -> None:
+    """SQLite: once the database file is deleted or replaced, health is NOT_SERVING for good (writes are
+    refused by the store that runs them, ``Database.check_file``); one ``stat`` per ``interval``."""
+    while store.database.file is not None:
+        await asyncio.sleep(interval)
+        if store.database.check_file() is not None:
+            for name in ("", *SERVICE_NAMES):
+                await running.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            return
+
+
 async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     """Run until SIGTERM or SIGINT: then drain in-flight calls (Envoy's first), stop Envoy, stop the server.
 
@@ -102,6 +113,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     """
     store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                   max_page_count=settings.sqlite_max_page_count)
+    if store.database.file is not None and (open_to_others := sqlite_file.exposed(store.database.file.path)):
+        log.warning(f"the database holds password hashes and personal data, yet group or others may read it: "
+                    f"{', '.join(open_to_others)}; chmod 600 (and 700 its directory)", extra={"event": "start"})
     writer = None
     exporter = None
     if settings.metrics_port is not None:  # before the writer starts: it inherits where to record
@@ -130,7 +144,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        watch = asyncio.create_task(_watch_file(store, running))
         await stop.wait()
+        watch.cancel()
         log.info("draining", extra={"event": "stop"})
         deadline = loop.time() + grace
         for name in ("", *SERVICE_NAMES):
