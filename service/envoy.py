@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -133,9 +135,10 @@ ACTIVE_REQUESTS = re.compile(rb"^http\.userservice\.downstream_rq_active: ([0-9]
 
 
 class Envoy:
-    """A running Envoy, in a session of its own (``processes.spawn_owned``): a signal to the server's
-    process group does not reach it. ``drain()`` stops its listener and waits for the calls it carries;
-    ``stop()`` ends it (SIGTERM, then SIGKILL after a deadline).
+    """A running Envoy that only its parent stops (``processes.spawn_owned``): in a session of its own,
+    SIGTERM and SIGINT blocked (a Ctrl-C or a service manager's stop would make it exit at once, resetting
+    the calls it carries), SIGKILL if its parent dies. ``drain()`` stops its listener and waits for the
+    calls it carries; ``stop()`` ends it (admin ``/quitquitquit``, then SIGKILL after a deadline).
 
     Its admin interface listens on the Unix socket ``admin_socket`` (owner-only, in a private temporary
     directory; never a TCP port): ``drain`` uses it, and ``service.metrics`` reads Envoy's stats there.
@@ -157,6 +160,7 @@ class Envoy:
             [envoy_binary(), "-c", str(config), "--disable-hot-restart", "--log-level", log_level,
              "--concurrency", str(min(2, os.cpu_count() or 1)), "--drain-time-s", "1"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            deaf=True, death_signal=signal.SIGKILL,
         )
 
     def _admin(self, method: str, path: str, timeout: float = 2.0) -> bytes:
@@ -180,7 +184,7 @@ class Envoy:
                 if active == 0 or time.monotonic() >= deadline:
                     return active
                 time.sleep(0.02)
-        except OSError:  # Envoy is gone already: nothing of its own is in flight
+        except (OSError, http.client.HTTPException):  # Envoy is gone already: nothing of its own is in flight
             return 0
 
     def wait_ready(self, timeout: float = 20.0) -> None:
@@ -197,6 +201,14 @@ class Envoy:
         raise RuntimeError(f"envoy did not listen on {self.http_port} within {timeout}s")
 
     def stop(self, timeout: float = 5.0) -> None:
-        processes.stop(self.process, timeout)
+        """Ask Envoy to exit (it ignores SIGTERM); SIGKILL if it has not within ``timeout``."""
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError, http.client.HTTPException):  # no answer: the deadline decides
+                self._admin("POST", "/quitquitquit", timeout=min(timeout, 2.0))
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self._log.close()
         self._dir.cleanup()

@@ -1,12 +1,15 @@
 """Child processes (Envoy, replicas; tests and benchmarks use it too): starting one that only its parent
 stops, and stopping: a signal, a deadline, a kill.
 
-A terminal's Ctrl-C and a service manager's stop (systemd's default ``KillMode=control-group``) signal
-the whole process group. Envoy exits at once on SIGTERM or SIGINT, resetting the calls it carries, so
-``spawn_owned`` starts it (and the replicas) in a session of its own, where no group signal reaches it:
-the parent decides when it stops, after the drain. So that it never outlives a parent that is killed
-(``kill -9``, OOM), it gets SIGTERM when its parent dies (Linux ``PR_SET_PDEATHSIG``, set between fork
-and exec: the one thing ``subprocess`` offers no argument for).
+A terminal's Ctrl-C signals the whole process group, and a service manager's stop (systemd's default
+``KillMode=control-group``) every process of the service. Envoy exits at once on SIGTERM or SIGINT,
+resetting the calls it carries, so ``spawn_owned`` can start a child that the parent alone stops: in a
+session of its own (no group signal reaches it) and, with ``deaf``, with SIGTERM and SIGINT blocked (a
+signal mask survives exec; Envoy installs handlers but never unblocks them), so that no signal sent to
+every process reaches it either; its parent stops it another way (Envoy: its admin ``/quitquitquit``).
+So that it never outlives a parent that is killed (``kill -9``, OOM), it gets ``death_signal`` when its
+parent dies (Linux ``PR_SET_PDEATHSIG``). Both are set between fork and exec: ``subprocess`` has no
+argument for them.
 """
 
 from __future__ import annotations
@@ -25,22 +28,31 @@ PR_SET_PDEATHSIG = 1
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
-def _die_with(parent: int) -> None:
-    """In the child, before exec: SIGTERM when ``parent`` dies (already dead: exit now)."""
+#: What ``deaf`` blocks: the signals a terminal or a service manager sends to stop everything.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def _prepare_child(parent: int, death_signal: int, deaf: bool) -> None:
+    """In the child, before exec: ``death_signal`` when ``parent`` dies (already dead: exit now)."""
+    if deaf:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        _PRCTL(PR_SET_PDEATHSIG, death_signal)
         if os.getppid() != parent:
             os._exit(1)
 
 
-def spawn_owned(args: Sequence[str], **popen: Any) -> subprocess.Popen[Any]:
-    """Start ``args`` in a session of its own, signalled SIGTERM when this process dies.
+def spawn_owned(args: Sequence[str], *, death_signal: int = signal.SIGTERM, deaf: bool = False,
+                **popen: Any) -> subprocess.Popen[Any]:
+    """Start ``args`` in a session of its own, sent ``death_signal`` when this process dies; ``deaf``:
+    with SIGTERM and SIGINT blocked (then ``death_signal`` must be one they do not block: SIGKILL).
 
     Call it from the thread that outlives the child (the main thread): Linux sends the signal when the
     *thread* that forked ends.
     """
     parent = os.getpid()
-    return subprocess.Popen(list(args), start_new_session=True, preexec_fn=lambda: _die_with(parent), **popen)
+    return subprocess.Popen(list(args), start_new_session=True,
+                            preexec_fn=lambda: _prepare_child(parent, death_signal, deaf), **popen)
 
 
 def stop_all(processes: Sequence[subprocess.Popen[Any]], timeout: float, sig: int = signal.SIGTERM) -> None:

@@ -1,17 +1,21 @@
-"""Shutdown through the real doors: a signal to the whole process group (a terminal's Ctrl-C, systemd's
-default) drains in-flight REST calls through Envoy before Envoy and the server stop; nothing is left behind."""
+"""Shutdown through the real doors: a signal to the whole process group (a terminal's Ctrl-C) or to every
+process of the service (systemd's default) drains in-flight REST calls through Envoy before Envoy and the
+server stop; nothing is left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.reliability.helpers import figure
 from tests.support import Reply, Service, unique
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
@@ -23,6 +27,22 @@ def envoy_pids(svc: Service) -> list[int]:
     return [int(p) for p in found.stdout.split()]
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid, *(p for child in children for p in tree(int(child)))]
+
+
+def signal_group(svc: Service, sig: int) -> None:  # a terminal's Ctrl-C
+    os.killpg(svc.process.pid, sig)
+
+
+def signal_every_process(svc: Service, sig: int) -> None:  # systemd's default KillMode=control-group
+    for pid in tree(svc.process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 def gone(pid: int) -> bool:
     status = Path(f"/proc/{pid}/status")
     try:
@@ -31,9 +51,10 @@ def gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_the_process_group_drains_in_flight_rest_calls_then_stops_envoy(tmp_path: Path,
-                                                                                    sig: int) -> None:
+@pytest.mark.parametrize(("send", "sig"), [(signal_group, signal.SIGTERM), (signal_group, signal.SIGINT),
+                                          (signal_every_process, signal.SIGTERM)])
+def test_a_signal_to_the_process_group_drains_in_flight_rest_calls_then_stops_envoy(
+        tmp_path: Path, send: Callable[[Service, int], None], sig: int) -> None:
     svc = Service(tmp_path / "svc", session=True, extra=["--grace", "20"])
     key = svc.key("admin")
     replies: list[Reply | str] = []
@@ -54,16 +75,20 @@ def test_a_signal_to_the_process_group_drains_in_flight_rest_calls_then_stops_en
     while not replies and time.monotonic() < deadline:  # the first has been answered: the rest wait for the hash pool
         time.sleep(0.001)
     in_flight = CALLS - len(replies)
-    os.killpg(svc.process.pid, sig)  # what a terminal's Ctrl-C or systemd's KillMode=control-group does
+    signalled = time.monotonic()
+    send(svc, sig)
     for t in threads:
         t.join(40)
     code = svc.process.wait(30)
+    stopped_s = round(time.monotonic() - signalled, 2)
     svc.stop()
     statuses = [r.status if isinstance(r, Reply) else r for r in replies]
     assert in_flight >= CALLS // 2, f"the signal came after most calls had finished: nothing was tested {statuses}"
     assert statuses == [200] * CALLS, (in_flight, statuses, svc.log_path.read_text()[-2000:])
     assert code == 0
     assert all(gone(pid) for pid in envoys)
+    figure("shutdown", signal=signal.Signals(sig).name, sent_to=send.__name__, in_flight=in_flight,
+           completed=statuses.count(200), reset=CALLS - statuses.count(200), stopped_s=stopped_s)
 
 
 def test_envoy_leaves_no_shared_memory_file_behind(tmp_path: Path) -> None:
