@@ -183,3 +183,13 @@ def test_a_url_under_the_limit_reaches_the_service(service: Service, admin_key: 
     reply = service.rest("GET", "/v1/users?filter=" + urllib.parse.quote(f'username = "{"a" * 7_000}"'),
                          key=admin_key)
     assert reply.status == 200 and json.loads(reply.text)["users"] == []
+
+
+def test_a_basic_credential_holding_a_control_character_is_an_invalid_key(service: Service) -> None:
+    for secret in ("api:usk_\x00_x", "api:usk_a\x00b_secret", "api:\x00"):
+        header = "Basic " + base64.b64encode(secret.encode()).decode()
+        reply = service.rest("GET", "/v1/users", headers={"authorization": header})
+        assert reply.status == 401 and reply.json["details"][0]["reason"] in ("INVALID_API_KEY", "MISSING_API_KEY")
+        err = service.error("ListUsers", user_service_pb2.ListUsersRequest(), None,
+                            metadata=(("authorization", header),))
+        assert err.code == grpc.StatusCode.UNAUTHENTICATED
