@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from service.errors import PermissionDenied, Unauthenticated
+from service.users.rules import CONTROL
 
 if TYPE_CHECKING:  # storage runs commands that carry a Principal: import it for types only
     from service.storage import KeyRecord, Store
@@ -57,8 +58,10 @@ def hash_secret(secret: str) -> str:
 
 
 def split_key(key: str) -> tuple[str, str] | None:
+    """(id, secret) of a key's text, or None: not a key (one with a control character, which a Basic
+    credential can carry, never reaches the database, where PostgreSQL would refuse U+0000)."""
     parts = key.strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != "usk" or not parts[1] or not parts[2]:
+    if len(parts) != 3 or parts[0] != "usk" or not parts[1] or not parts[2] or CONTROL.search(key):
         return None
     return parts[1], parts[2]
 

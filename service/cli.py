@@ -7,7 +7,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from service import logs, replicas
 from service.auth import ROLES, new_key, split_key
@@ -22,10 +21,7 @@ DEFAULT_DATABASE = "sqlite:///data/users.db"
 
 
 def _store(url: str) -> Store:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+    """The store (a missing SQLite file and directory are created owner-only: storage/sqlite_file.py)."""
     return Store(url)
 
 

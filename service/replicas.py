@@ -4,7 +4,10 @@ Each replica is a plain ``userservice serve --no-envoy`` child with its own gRPC
 endpoint per process: behind one SO_REUSEPORT port one process got all of Envoy's connections, see
 shared/FINDINGS.md). This parent migrates the database once, starts the children, learns their ports
 from their start line, starts Envoy with one endpoint per child, and restarts a child that dies on the
-same port. SIGTERM (or SIGINT) goes to every child, which drains its calls; then Envoy stops.
+same port. The children and Envoy run in sessions of their own (``processes.spawn_owned``), so a signal to
+the process group reaches this parent only; on SIGTERM (or SIGINT) it drains Envoy's calls, then sends
+SIGTERM to every child, which drains its own calls; then Envoy stops. A child or Envoy whose parent dies
+gets SIGTERM.
 
 SQLite keeps one writer process: ``check_replicas`` refuses more than one replica on it.
 """
@@ -56,8 +59,8 @@ class Replica:
         args = [*self.args, "--grpc-port", str(self.port)]
         if self.metrics_port is not None:
             args += ["--metrics-port", str(self.metrics_port)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                        bufsize=1)
+        self.process = processes.spawn_owned(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                             bufsize=1)
         assert self.process.stdout is not None
         line = _read_line(self.process.stdout, timeout)
         if not line.startswith(READY):
@@ -121,9 +124,9 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
             replica.start()
         ports = [r.port for r in group]
         if http_port is not None:
-            envoy = Envoy(http_port, ports, listen=listen, admin=exporter is not None)
+            envoy = Envoy(http_port, ports, listen=listen)
             envoy.wait_ready()
-            if exporter is not None and envoy.admin_socket is not None:
+            if exporter is not None:
                 exporter.add_envoy(envoy.admin_socket)
         print(READY + ", ".join(f"{listen}:{p}" for p in ports) + f" ({replicas} replicas)"
               + (f", REST and gRPC through Envoy on {listen}:{http_port}" if envoy else "")
@@ -135,7 +138,7 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
                     code = replica.process.returncode if replica.process else None
                     log.error("replica exited; restarting it", extra={"port": replica.port, "code": code,
                                                                        "event": "replica_restart"})
-                    if stop.wait(RESTART_DELAY_S):  # a Ctrl-C reaches the children too: not a crash
+                    if stop.wait(RESTART_DELAY_S):  # stopping meanwhile: not a crash
                         break
                     replica.restarts += 1
                     metrics.replica_restarted()
@@ -145,6 +148,8 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
                         log.exception("replica restart failed", extra={"port": replica.port})
         return 0
     finally:
+        if envoy is not None:  # Envoy's calls first, while every replica still answers them
+            envoy.drain(grace)
         _stop_all(group, grace + 10)
         if envoy is not None:
             envoy.stop()

@@ -30,12 +30,16 @@ from service.envoy import Envoy
 from service.interceptors import CallInterceptor
 from service.passwords import Hasher
 from service.settings import Settings
-from service.storage import Store
+from service.storage import Store, sqlite_file
 from service.users.servicer import UserService, Writes
 from service.writer import InProcess, WriterClient
 
 log = logging.getLogger("userservice")
-MAX_MESSAGE_BYTES = 1 << 20
+MAX_MESSAGE_BYTES = envoy.MAX_BODY_BYTES
+#: gRPC metadata a call may carry (grpc's default soft limit is 8 KiB). Envoy passes up to
+#: ``envoy.MAX_HEADERS_KB`` of headers and adds a copy of the URL (``x-envoy-original-path``): that must
+#: never be refused here as RESOURCE_EXHAUSTED, a 429 naming Envoy's internal headers.
+MAX_METADATA_BYTES = 64 << 10
 SERVICE_NAMES = (*envoy.SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 
@@ -69,6 +73,8 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
                         if parts.interceptor else [])],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
+                 ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+                 ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
     users = parts.users(store, hasher, writes or InProcess(store))
@@ -84,8 +90,22 @@ async def create_server(store: Store, hasher: Hasher, address: str = "127.0.0.1:
     return Running(server, port, health_servicer)
 
 
+async def _watch_file(store: Store, running: Running, interval: float = 0.5) -> None:
+    """SQLite: once the database file is deleted or replaced, health is NOT_SERVING for good (writes are
+    refused by the store that runs them, ``Database.check_file``); one ``stat`` per ``interval``."""
+    while store.database.file is not None:
+        await asyncio.sleep(interval)
+        if store.database.check_file() is not None:
+            for name in ("", *SERVICE_NAMES):
+                await running.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            return
+
+
 async def serve(settings: Settings, parts: Parts = Parts()) -> None:
-    """Run until SIGTERM or SIGINT: then drain in-flight calls, stop Envoy, stop the server.
+    """Run until SIGTERM or SIGINT: then drain in-flight calls (Envoy's first), stop Envoy, stop the server.
+
+    Envoy runs in a session of its own, so a signal to the whole process group reaches this process only,
+    and the order is the same whatever the signal reached (``service.processes.spawn_owned``).
 
     On SQLite (unless ``settings.writer_process`` is off) write commands run in a writer process
     (``service.writer``). ``parts``: the classes to build it from (a benchmark injects variants).
@@ -93,6 +113,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     """
     store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                   max_page_count=settings.sqlite_max_page_count)
+    if store.database.file is not None and (open_to_others := sqlite_file.exposed(store.database.file.path)):
+        log.warning(f"the database holds password hashes and personal data, yet group or others may read it: "
+                    f"{', '.join(open_to_others)}; chmod 600 (and 700 its directory)", extra={"event": "start"})
     writer = None
     exporter = None
     if settings.metrics_port is not None:  # before the writer starts: it inherits where to record
@@ -109,9 +132,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     envoy = None
     try:
         if http_port is not None:
-            envoy = Envoy(http_port, [running.port], listen=listen, admin=exporter is not None)
+            envoy = Envoy(http_port, [running.port], listen=listen)
             await asyncio.get_running_loop().run_in_executor(None, envoy.wait_ready)
-            if exporter is not None and envoy.admin_socket is not None:
+            if exporter is not None:
                 exporter.add_envoy(envoy.admin_socket)
         log.info("serving", extra={"port": running.port, "event": "start"})
         print(f"userservice: gRPC on {listen}:{running.port}"
@@ -121,11 +144,18 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        watch = asyncio.create_task(_watch_file(store, running))
         await stop.wait()
+        watch.cancel()
         log.info("draining", extra={"event": "stop"})
+        deadline = loop.time() + grace
         for name in ("", *SERVICE_NAMES):
             await running.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await running.server.stop(grace)
+        if envoy is not None:  # first Envoy's calls, while the server still answers them (docs/api.md, "Running")
+            left = await loop.run_in_executor(None, envoy.drain, grace)
+            if left:
+                log.warning(f"Envoy still carried {left} calls at the end of the grace period", extra={"event": "stop"})
+        await running.server.stop(max(0.0, deadline - loop.time()))
     finally:
         if envoy is not None:
             envoy.stop()

@@ -137,7 +137,9 @@ class Service:
     """`userservice serve` on free ports over its own database; stopped by ``stop()``."""
 
     def __init__(self, workdir: Path, database: str | None = None, *, envoy: bool = True,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, session: bool = False) -> None:
+        """``session``: start it in a session (and process group) of its own, as a terminal or a service
+        manager does, so that a test can signal the whole group (``os.killpg(process.pid, ...)``)."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.database = database or f"sqlite:///{workdir}/users.db"
@@ -154,7 +156,7 @@ class Service:
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self._log_start = self._log.tell()
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, start_new_session=session)
         self._wait_ready()
         self.channel = grpc.insecure_channel(f"{self.host}:{self.grpc_port}")
         self.stub = user_service_pb2_grpc.UserServiceStub(self.channel)

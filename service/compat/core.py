@@ -12,7 +12,7 @@ from typing import Any
 from service.auth import Principal, require_user_access
 from service.compat.common import User
 from service.errors import NotFound
-from service.users import fields
+from service.users import fields, lookup
 from service.users.fields import Filter
 from service.users.rules import canonical
 from service.users.servicer import UserService
@@ -26,7 +26,8 @@ def read(users: UserService, who: Principal, user_id: str) -> User:
 def read_by_username(users: UserService, who: Principal, username: str) -> User:
     """The user of the caller's tenant with this username, in any case; NOT_FOUND when there is none."""
     found, _ = users.store.users.page(who.tenant_id, page_size=1, after_seq=0, show_deleted=True,
-                                      where=[(fields.field("username"), Filter.CANONICAL, canonical(username))])
+                                      where=[(fields.field("username"), Filter.CANONICAL,
+                                              canonical(lookup.user_id(username)))])
     if not found:
         raise NotFound(f"no user named {username!r}", reason="USER_NOT_FOUND")
     require_user_access(who, found[0].id, write=False)

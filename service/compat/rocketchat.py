@@ -29,6 +29,7 @@ from service.errors import (
     Unauthenticated,
     Violation,
 )
+from service.users import lookup
 from service.users.rules import ATTRIBUTE_KEY
 from service.users.servicer import UserService
 
@@ -55,7 +56,7 @@ def check_user_id(users: UserService, who: Principal, headers: dict[str, str]) -
             raise Unauthenticated("X-User-Id is not the user of this token", reason="USER_ID_MISMATCH")
         return
     try:
-        users.store.users.get(who.tenant_id, acting)
+        users.store.users.get(who.tenant_id, lookup.user_id(acting))
     except NotFound:
         raise Unauthenticated("X-User-Id names no user of this tenant", reason="USER_ID_MISMATCH") from None
 

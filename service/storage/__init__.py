@@ -48,4 +48,4 @@ class Store:
         """SQLite: move WAL checkpoints off the serving thread (see ``checkpoint.py``)."""
         if self.is_sqlite and self._checkpointer is None:
             self.db.execute_sql("PRAGMA wal_autocheckpoint = 0")
-            self._checkpointer = Checkpointer(self.db.database, interval)
+            self._checkpointer = Checkpointer(self.db.database, interval, self.database.check_file)

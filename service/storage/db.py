@@ -22,8 +22,8 @@ import peewee as pw
 from playhouse import db_url
 
 from service import metrics
-from service.errors import Aborted, AlreadyExists, ResourceExhausted, Unavailable, Violation
-from service.storage import postgres
+from service.errors import Aborted, AlreadyExists, FailedPrecondition, ResourceExhausted, Unavailable, Violation
+from service.storage import postgres, sqlite_file
 from service.users import fields
 
 log = logging.getLogger("userservice")
@@ -32,7 +32,9 @@ WRITE_ATTEMPTS = 8
 #: What a failed statement can raise: Peewee's wrapped errors, sqlite3's own, and the pool's.
 DATABASE_ERRORS = (pw.PeeweeException, sqlite3.Error, postgres.MaxConnectionsExceeded)
 #: SQLite primary result codes (https://sqlite.org/rescode.html) that the service answers for.
-SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CONSTRAINT = 5, 6, 10, 13, 19
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CONSTRAINT = 5, 6, 8, 10, 13, 19
+#: The extended code of SQLITE_READONLY that says the file was moved or deleted since it was opened.
+SQLITE_READONLY_DBMOVED = SQLITE_READONLY | (4 << 8)
 
 
 def connect(url: str, busy_timeout_ms: int = 5000, max_page_count: int | None = None) -> Any:
@@ -70,13 +72,19 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         todo += [inner, current.__cause__, current.__context__]
 
 
-def sqlite_code(exc: BaseException) -> int | None:
-    """The primary SQLite result code of a failure (also when Peewee wrapped it, or a ROLLBACK replaced it)."""
+def sqlite_code(exc: BaseException, extended: bool = False) -> int | None:
+    """The primary (or ``extended``) SQLite result code of a failure (also when Peewee wrapped it, or a
+    ROLLBACK replaced it)."""
     for error in _chain(exc):
         code = getattr(error, "sqlite_errorcode", None)
         if code is not None:
-            return int(code) & 0xFF
+            return int(code) if extended else int(code) & 0xFF
     return None
+
+
+def replaced(problem: str) -> Unavailable:
+    """What a write gets once the database file was deleted or replaced under the service."""
+    return Unavailable(f"{problem}; restart the service", reason=sqlite_file.REPLACED)
 
 
 def already_exists(exc: BaseException) -> AlreadyExists | None:
@@ -102,8 +110,17 @@ class Database:
         self.db: Any = connect(url, busy_timeout_ms, max_page_count)
         self.is_sqlite = isinstance(self.db, pw.SqliteDatabase)
         self._statements: dict[Any, str] = {}
+        path = sqlite_file.file_path(self.db.database) if self.is_sqlite else None
+        if path is not None:
+            sqlite_file.create_owner_only(path)
         with self.guard():  # a database that is down: UNAVAILABLE, not a driver traceback
             self.db.connect(reuse_if_open=True)
+        #: SQLite: the file opened, to notice it deleted or replaced (``check_file``).
+        self.file = sqlite_file.FileIdentity(path) if path is not None else None
+
+    def check_file(self) -> str | None:
+        """SQLite: what is wrong with the database file now (deleted, replaced), or None. One ``stat``."""
+        return self.file.check() if self.file is not None else None
 
     def close(self) -> None:
         if not self.db.is_closed():
@@ -175,7 +192,9 @@ class Database:
         """The caller's error for a database failure, or None to let it through as it is.
 
         SQLite: busy or locked past the busy timeout is UNAVAILABLE, a full disk or an I/O error
-        RESOURCE_EXHAUSTED. PostgreSQL: a serialization failure or deadlock is ``Conflict`` (retried);
+        RESOURCE_EXHAUSTED, a read-only file FAILED_PRECONDITION (``DATABASE_READ_ONLY``: no retry helps
+        until an operator makes it writable), a file moved away UNAVAILABLE (``DATABASE_REPLACED``).
+        PostgreSQL: a serialization failure or deadlock is ``Conflict`` (retried);
         a timeout, a lost connection or a server that is down is UNAVAILABLE, and a broken connection
         is discarded so the next call opens a new one. With ``unique``, a unique-index violation is
         ALREADY_EXISTS naming the field.
@@ -188,6 +207,11 @@ class Database:
                 return Unavailable("the database is busy; retry", reason="DATABASE_BUSY")
             if code in (SQLITE_FULL, SQLITE_IOERR):
                 return ResourceExhausted("the database disk is full", reason="DISK_FULL")
+            if code == SQLITE_READONLY:
+                if sqlite_code(exc, extended=True) == SQLITE_READONLY_DBMOVED:
+                    return replaced("the database file was moved or deleted while the service ran")
+                return FailedPrecondition("the database file is read-only: writes fail until it is made writable",
+                                          reason="DATABASE_READ_ONLY")
             return None
         if unique and postgres.sqlstate(exc) == postgres.UNIQUE_VIOLATION:
             return already_exists(exc)
@@ -227,6 +251,8 @@ class Transaction:
 
     def __enter__(self) -> None:
         database = self.database
+        if database.file is not None and database.file.problem is not None:  # found by a timer, not here
+            raise replaced(database.file.problem)
         try:
             if database.is_sqlite:
                 self.conn = database.db.connection()

@@ -19,6 +19,8 @@ User = user_pb2.User
 #: Parts of the OIDC address and their length limits (``formatted`` may hold the whole address).
 ADDRESS_LIMITS = {"formatted": 1024, "street_address": 256, "locality": 256, "region": 256,
                   "postal_code": 64, "country": 256}
+#: Parts that may span lines (OIDC: ``formatted`` MAY contain newlines); every other text is one line.
+ADDRESS_LINES = frozenset({"formatted"})
 
 
 def one_of(allowed: frozenset[int], description: str) -> Callable[[User, str], list[Violation]]:
@@ -31,8 +33,14 @@ def address(user: User, name: str) -> list[Violation]:
     if not user.HasField(name):
         return []
     value = getattr(user, name)
-    return [Violation(f"{name}.{part}", f"at most {chars} characters")
-            for part, chars in ADDRESS_LIMITS.items() if len(getattr(value, part)) > chars]
+    out: list[Violation] = []
+    for part, chars in ADDRESS_LIMITS.items():
+        text = getattr(value, part)
+        problem = ((rules.control_in_lines if part in ADDRESS_LINES else rules.control)(text)
+                   or (f"at most {chars} characters" if len(text) > chars else None))
+        if problem:
+            out.append(Violation(f"{name}.{part}", problem))
+    return out
 
 
 def attributes(user: User, name: str) -> list[Violation]:

@@ -8,8 +8,9 @@ Masks, validation, row mapping, audit JSON, ListUsers filters and the tests all 
 no other module lists ``User`` fields.
 
 A new field in the proto needs no line here when the defaults fit: a string is a nullable TEXT
-column of the same name, at most 256 characters; a bool, an enum, a message, a map or a repeated
-field gets the column its kind implies (an integer: INTEGER, 0 by default; docs/api.md, "Adding a field").
+column of the same name, at most 256 characters, one line with no control characters (every text
+field follows ``rules.control``); a bool, an enum, a message, a map or a repeated field gets the
+column its kind implies (an integer: INTEGER, 0 by default; docs/api.md, "Adding a field").
 """
 
 from __future__ import annotations

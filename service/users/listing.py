@@ -15,13 +15,16 @@ from typing import Any
 from userservice.v1 import user_pb2
 
 from service.errors import InvalidArgument, Violation
-from service.users import fields
+from service.users import fields, lookup
 from service.users.fields import Filter
 from service.users.rules import canonical
 
 DEFAULT_PAGE, MAX_PAGE = 50, 1000
 TERM = re.compile(r'\s*([a-z_]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*')
 Where = list[tuple[fields.Field, Filter, Any]]
+#: What ``page_token`` issues (``json.dumps`` of these two keys, base64url without padding), read back as is.
+TOKEN = re.compile(rb'\{"s": ([0-9]{1,19}), "f": "([0-9a-f]{16})"\}')
+MAX_TOKEN = 96
 
 
 def parse_filter(text: str) -> Where:
@@ -34,7 +37,7 @@ def parse_filter(text: str) -> Where:
             raise InvalidArgument([Violation("filter", f"cannot read {term.strip()!r}: use field = \"value\" "
                                              f"AND ... on {', '.join(fields.FILTERS)}")])
         name, raw = m.groups()
-        value = raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw
+        value = lookup.text("filter", raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw)
         field, how = fields.FILTERS[name]
         where.append((field, how, _value(name, field, how, value)))
     return where
@@ -73,17 +76,28 @@ def page_token(seq: int | None, fingerprint: str) -> str:
 
 
 def read_page_token(token: str, fingerprint: str) -> int:
+    """The row sequence a token continues after; INVALID_ARGUMENT (``page_token``) for anything else.
+
+    A token is read by its exact shape (``TOKEN``), never by a JSON parser: a forged one (``Infinity``,
+    ``1e400``, arrays nested 1,000 deep, megabytes of text) is refused before any work is done on it.
+    """
     if not token:
         return 0
+    forged = InvalidArgument([Violation("page_token", "not a token this service issued")])
+    if len(token) > MAX_TOKEN:
+        raise forged
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        seq, fp = int(data["s"]), str(data["f"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidArgument([Violation("page_token", "not a token this service issued")]) from exc
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        raise forged from None
+    m = TOKEN.fullmatch(raw)
+    if m is None:
+        raise forged
+    seq, fp = int(m.group(1)), m.group(2).decode()
     if fp != fingerprint:
         raise InvalidArgument([Violation("page_token", "issued for another filter")])
-    if not 0 <= seq < 2**63:  # a forged token must not reach the database as an overflow
-        raise InvalidArgument([Violation("page_token", "not a token this service issued")])
+    if seq >= 2**63:  # a forged token must not reach the database as an overflow
+        raise forged
     return seq
 
 

@@ -28,6 +28,14 @@ BCP47 = re.compile(
 BIRTHDATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})-([0-9]{2}))?")
 MAX_ATTRIBUTES, MAX_ATTRIBUTE_VALUE, MAX_ROLES = 64, 2048, 64
 MAX_URL = 2048
+#: C0 and C1 control characters (Unicode category Cc). They print nothing, break logs and terminals, and
+#: PostgreSQL cannot store U+0000 at all; SQLite can, so without this rule the backends would differ.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The same, less tab, line feed and carriage return: text that may span lines (``address.formatted``,
+#: attribute values).
+CONTROL_IN_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+NO_CONTROL = "must not contain control characters (U+0000-U+001F, U+007F-U+009F)"
+NO_CONTROL_IN_LINES = "must not contain control characters other than tab, line feed and carriage return"
 
 #: A rule over one text value (never empty): the description of what is wrong, or None.
 TextRule = Callable[[str], "str | None"]
@@ -43,6 +51,16 @@ def has_invisible(text: str) -> bool:
     if text.isascii():  # no ASCII character is in category Cf
         return False
     return any(unicodedata.category(ch) == "Cf" for ch in text)
+
+
+def control(value: str) -> str | None:
+    """The rule every single-line text follows, whatever its field (``fields.Field.violations``)."""
+    return NO_CONTROL if CONTROL.search(value) else None
+
+
+def control_in_lines(value: str) -> str | None:
+    """The rule of text that may span lines."""
+    return NO_CONTROL_IN_LINES if CONTROL_IN_LINES.search(value) else None
 
 
 @cache
@@ -112,6 +130,8 @@ def attributes(values: Mapping[str, str], field: str) -> list[tuple[str, str]]:
             out.append((f"{field}.{key}", "a key must match [A-Za-z][A-Za-z0-9_]{0,63}"))
         elif len(value) > MAX_ATTRIBUTE_VALUE:
             out.append((f"{field}.{key}", f"at most {MAX_ATTRIBUTE_VALUE} characters"))
+        elif control_in_lines(value):
+            out.append((f"{field}.{key}", NO_CONTROL_IN_LINES))
     return out
 
 

@@ -21,7 +21,7 @@ from service.context import principal
 from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, Violation
 from service.passwords import MAX_PASSWORD_BYTES, Hasher, Verdict, too_long
 from service.storage import Store
-from service.users import fields, listing, lockout
+from service.users import fields, listing, lockout, lookup
 from service.users.update import (
     Command,
     Create,
@@ -166,7 +166,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
 
     def read(self, who: Principal, user_id: str) -> User:
         """A user the caller may read (NOT_FOUND in another tenant, PERMISSION_DENIED otherwise)."""
-        user = self.store.users.get(who.tenant_id, user_id)
+        user = self.store.users.get(who.tenant_id, lookup.user_id(user_id))
         require_user_access(who, user.id, write=False)
         return user
 
@@ -175,7 +175,8 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         """DeleteUser (``want`` DELETED) and UndeleteUser (``want`` ACTIVE)."""
         check_request_id(request_id)
         digest = request_digest(method, user_id, etag) if request_id else ""
-        return await self.writes.run(SetState(who, user_id, want, method, etag, request_id, digest=digest))
+        return await self.writes.run(SetState(who, lookup.user_id(user_id), want, method, etag, request_id,
+                                              digest=digest))
 
     async def DeleteUser(self, request: user_service_pb2.DeleteUserRequest, context: Context) -> User:
         return await self._change_state(request, context, "DeleteUser", User.DELETED)
@@ -201,7 +202,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
     async def ChangePassword(self, request: user_service_pb2.ChangePasswordRequest, context: Context) -> User:
         who = principal()
         check_request_id(request.request_id)
-        current, stored_hash = self.store.users.get_with_hash(who.tenant_id, request.id)
+        current, stored_hash = self.store.users.get_with_hash(who.tenant_id, lookup.user_id(request.id))
         if who.role == "reader":
             raise PermissionDenied("a reader key cannot write")
         require_user_access(who, request.id, write=True)
@@ -226,7 +227,9 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         is awaited here (the event loop goes on); the outcome is counted by ``RecordLogin``."""
         who = principal()
         require(who, "admin")
-        found = self.store.users.find_login(who.tenant_id, *login_name(request))
+        by = login_name(request)
+        lookup.text(*by)
+        found = self.store.users.find_login(who.tenant_id, *by)
         user, stored = found if found and found[0].state != User.DELETED else (None, None)
         if user is None:
             await self.hasher.verify(request.password, None, tenant=who.tenant_id)  # the same time as a wrong one
@@ -255,7 +258,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
     async def ListUserChanges(self, request: user_service_pb2.ListUserChangesRequest,
                               context: Context) -> user_service_pb2.ListUserChangesResponse:
         who = principal()
-        self.store.users.get(who.tenant_id, request.id)
+        self.store.users.get(who.tenant_id, lookup.user_id(request.id))
         require(who, "admin")
         fp = listing.fingerprint(who.tenant_id, request.id)
         rows, last = self.store.users.audit.changes(

@@ -26,7 +26,7 @@ from userservice.v1 import user_pb2, user_service_pb2
 from service.auth import Principal, require, require_user_access
 from service.errors import Aborted, AlreadyExists, InvalidArgument, PermissionDenied, Unauthenticated, Violation
 from service.errors import FailedPrecondition as _Precondition
-from service.users import fields, lockout, masks
+from service.users import fields, lockout, lookup, masks
 from service.users.validation import validate_password, validate_user
 
 User = user_pb2.User
@@ -219,6 +219,7 @@ def prepare_update(who: Principal, request: user_service_pb2.UpdateUserRequest, 
     """The command of an UpdateUser request (the mask parsed and checked); the password is hashed later."""
     if not request.user.id:
         raise InvalidArgument([Violation("id", "required: the id of the user to update")])
+    lookup.user_id(request.user.id)
     check_request_id(request.request_id)
     plan = masks.plan(request.update_mask.paths, request.user, writable=writable_fields(who))
     digest = request_digest(method, _scrubbed(request), etag, state) if request.request_id else ""

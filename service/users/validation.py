@@ -11,7 +11,7 @@ import functools
 from userservice.v1 import user_pb2
 
 from service.errors import Violation
-from service.users import fields
+from service.users import fields, rules
 from service.users.rules import canonical
 
 #: The policy's bounds, in characters. NIST SP 800-63B rev. 4 asks at least 15 for a password that is the
@@ -27,8 +27,8 @@ def validate_user(user: user_pb2.User) -> list[Violation]:
         if not value:
             if required:
                 out.append(Violation(name, "required"))
-        elif rule is not None:
-            problem = rule(value)
+        else:
+            problem = rules.control(value) or (rule(value) if rule is not None else None)
             if problem:
                 out.append(Violation(name, problem))
     for name, check in fields.CHECKS:
