@@ -65,9 +65,11 @@ lint: install
 generate: install
 	build/generate.sh $(PY) $(SITE) generated $(GOOGLE_PROTOS)
 
+# The PostgreSQL section (bench/postgres.py) needs pgbench (postgresql-client; postgresql-contrib on older
+# Debian) and a server: $$USERSERVICE_TEST_POSTGRES, else postgresql://postgres@127.0.0.1:5432/postgres.
 bench: install
-	command -v h2load >/dev/null && command -v wrk >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq nghttp2-client wrk)
+	command -v h2load >/dev/null && command -v wrk >/dev/null && command -v pgbench >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nghttp2-client wrk postgresql-client postgresql-contrib)
 	$(PY) -m bench.run
 
 # What --metrics-port costs per call (docs/api.md, Metrics).

@@ -48,6 +48,7 @@ class Parts:
     store: type[Store] = Store
     users: type[UserService] = UserService
     writer: type[WriterClient] = WriterClient
+    threads: type[Threads] = Threads
     interceptor: type[CallInterceptor] | None = CallInterceptor
 
 
@@ -96,7 +97,7 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                         max_page_count=settings.sqlite_max_page_count, pool_size=settings.pool_size)
     writer = None
-    threads = None if store.is_sqlite else Threads(store)
+    threads = None if store.is_sqlite else parts.threads(store)
     exporter = None
     if settings.metrics_port is not None:  # before the writer starts: it inherits where to record
         exporter = metrics.start(settings.metrics_port, settings.metrics_listen,
