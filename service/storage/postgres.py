@@ -19,6 +19,7 @@ server), so a caller never sees a half write.
 from __future__ import annotations
 
 import enum
+import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,17 +71,49 @@ def workers(url: str, pool_size: int | None = None) -> int:
 
 
 class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
-    """Peewee's pool, without its ``SELECT 1`` round trip on every checkout.
+    """Peewee's pool, with two round trips fewer per call.
 
-    The service checks a connection out for every call (``service.dbthreads``); Peewee's check would
-    add a round trip to each. Here a checkout trusts what psycopg2 knows locally (closed, or its
-    transaction status unknown). A connection the server cut since is found by the call that uses it:
-    that call gets UNAVAILABLE with its transaction rolled back, and ``Database._discard`` drops the
-    pool's idle connections with it, so the next call opens a fresh one.
+    - No ``SELECT 1`` on every checkout: the service checks a connection out for every call
+      (``service.dbthreads``). A checkout trusts what psycopg2 knows locally (closed, or its
+      transaction status unknown). A connection the server cut since is found by the call that uses
+      it: that call gets UNAVAILABLE with its transaction rolled back, and ``Database._discard`` drops
+      the pool's idle connections with it, so the next call opens a fresh one.
+    - ``BEGIN`` travels with the transaction's first statement (``BEGIN; SELECT ... FOR UPDATE`` in one
+      simple-protocol message; psycopg2 returns the last statement's rows), and a transaction that ran
+      no statement sends neither ``BEGIN`` nor ``COMMIT``. Each round trip is a wait and a GIL hand-off
+      for the thread that runs it (docs/benchmarks.md, "PostgreSQL").
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred = threading.local()  # per thread: the BEGIN not sent yet
 
     def _is_closed(self, conn: Any) -> bool:
         return bool(conn.closed) or self._adapter.txn_status(conn) == self._adapter.txn_unknown
+
+    def begin(self, isolation_level: Any = None) -> None:
+        if self.is_closed():  # check out now: a checkout resets this thread's transaction stack
+            self.connect()
+        level = isolation_level if isolation_level is not None else self._isolation_level
+        self._deferred.begin = (f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
+                                if level else "BEGIN")
+
+    def _take_begin(self) -> str | None:
+        begin: str | None = getattr(self._deferred, "begin", None)
+        self._deferred.begin = None
+        return begin
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        begin = self._take_begin()
+        return super().execute_sql(f"{begin}; {sql}" if begin else sql, params)
+
+    def commit(self) -> None:
+        if self._take_begin() is None:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._take_begin() is None:
+            super().rollback()
 
 
 def connect_postgres(url: str, pool_size: int | None = None) -> Any:
