@@ -11,11 +11,14 @@ other users' updates keep being served.
 
 Why threads over psycopg2, not ``playhouse.pwasyncio`` (asyncpg under greenlets) or psycopg 3's
 async pool: the store's transaction code, its SQLSTATE translation (``postgres.classify`` reads
-psycopg2's ``pgcode``/``diag``), the statement cache (``%s`` placeholders) and the migrations run
-unchanged, the same code as SQLite's writer process runs; the cost is one hop to a thread and back
-per call (a ``run_in_executor``: a few tens of microseconds), which the measurements in
-docs/benchmarks.md ("PostgreSQL") put against running inline on the loop, in the same run. The async
-drivers were not measured here; they would replace the store's driver layer, not this seam.
+psycopg2's ``pgcode``/``diag``), the statement cache (``%s`` placeholders), the migrations, the CLI and
+the tests' direct reads all run unchanged, the same code SQLite's writer process runs. Measured in one
+run against the same service with every call inline on the event loop (``make bench``, PostgreSQL
+section, docs/benchmarks.md): 2.8-3.0x the calls/s at 16 streams (medians of 3 rounds). What it costs:
+one hop to a thread and back per call, and GIL hand-offs between the loop and the threads (about 20-35
+context switches per call against 11-13 inline, and 0.05-0.3 ms more CPU per call). The async drivers
+would avoid those hand-offs but replace the store's driver layer (errors, placeholders, connection
+state, the sync CLI and migrations); they were not measured here.
 
 Commands for one user queue here, on the event loop, one at a time per process (``asyncio.Lock`` per
 user): a second transaction on a row this process is already writing would only wait for its row
