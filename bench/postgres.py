@@ -20,6 +20,7 @@ Skipped, with a line saying why, when pgbench or the PostgreSQL server (``--post
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -351,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r.name:<44} {r.rps:>8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
               f"n={r.requests} failed={r.failed} {r.note}", flush=True)
 
-    run(run_dir, db, dataset.admin_key(db), rounds=args.rounds, requests=args.requests, seconds=args.seconds,
-        show=show, server=args.postgres)
+    results = run(run_dir, db, dataset.admin_key(db), rounds=args.rounds, requests=args.requests,
+                  seconds=args.seconds, show=show, server=args.postgres)
+    if results:
+        (run_dir / "postgres.json").write_text(json.dumps(
+            {name: [asdict(x) for x in runs] for name, runs in results.items()}, indent=2))
     return 0
 
 

@@ -12,11 +12,12 @@ other users' updates keep being served.
 Why threads over psycopg2, not ``playhouse.pwasyncio`` (asyncpg under greenlets) or psycopg 3's
 async pool: the store's transaction code, its SQLSTATE translation (``postgres.classify`` reads
 psycopg2's ``pgcode``/``diag``), the statement cache (``%s`` placeholders), the migrations, the CLI and
-the tests' direct reads all run unchanged, the same code SQLite's writer process runs. Measured in one
-run against the same service with every call inline on the event loop (``make bench``, PostgreSQL
-section, docs/benchmarks.md): 2.8-3.0x the calls/s at 16 streams (medians of 3 rounds). What it costs:
-one hop to a thread and back per call, and GIL hand-offs between the loop and the threads (about 20-35
-context switches per call against 11-13 inline, and 0.05-0.3 ms more CPU per call). The async drivers
+the tests' direct reads all run unchanged, the same code SQLite's writer process runs. Measured against
+the same service with every call inline on the event loop, in the same run (``make bench``, PostgreSQL
+section, docs/benchmarks.md): 2.0-3.0x the calls/s at 16 streams in three runs (1.2x in a short one).
+What it costs: one hop to a thread and back per call, and GIL hand-offs between the loop and the
+threads (about 20-38 context switches per call against 11-13 inline, and 0.05-0.3 ms more CPU per
+call). The async drivers
 would avoid those hand-offs but replace the store's driver layer (errors, placeholders, connection
 state, the sync CLI and migrations); they were not measured here.
 
