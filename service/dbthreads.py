@@ -17,9 +17,8 @@ the same service with every call inline on the event loop, in the same run (``ma
 section, docs/benchmarks.md): 2.0-3.0x the calls/s at 16 streams in three runs (1.2x in a short one).
 What it costs: one hop to a thread and back per call, and GIL hand-offs between the loop and the
 threads (about 20-38 context switches per call against 11-13 inline, and 0.05-0.3 ms more CPU per
-call). The async drivers
-would avoid those hand-offs but replace the store's driver layer (errors, placeholders, connection
-state, the sync CLI and migrations); they were not measured here.
+call). The async drivers would avoid those hand-offs but replace the store's driver layer (errors,
+placeholders, connection state, the sync CLI and migrations); they were not measured here.
 
 Commands for one user queue here, on the event loop, one at a time per process (``asyncio.Lock`` per
 user): a second transaction on a row this process is already writing would only wait for its row
