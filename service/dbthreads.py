@@ -17,8 +17,11 @@ the same service with every call inline on the event loop, in the same run (``ma
 section, docs/benchmarks.md): 2.0-3.0x the calls/s at 16 streams in three runs (1.2x in a short one).
 What it costs: one hop to a thread and back per call, and GIL hand-offs between the loop and the
 threads (about 20-38 context switches per call against 11-13 inline, and 0.05-0.3 ms more CPU per
-call). The async drivers would avoid those hand-offs but replace the store's driver layer (errors,
-placeholders, connection state, the sync CLI and migrations); they were not measured here.
+call). ``playhouse.pwasyncio`` over asyncpg, the store's code in a greenlet per call on the event loop
+(``bench/pwasyncio_variant.py``, write path only), did 0.62-0.80 of these threads' calls/s in the same
+runs, with longer tails: everything then runs on the one loop thread. It would also replace the
+store's driver layer (errors, placeholders, connection state; the sync CLI and migrations stay on
+psycopg2). psycopg 3's async pool was not measured.
 
 Commands for one user queue here, on the event loop, one at a time per process (``asyncio.Lock`` per
 user): a second transaction on a row this process is already writing would only wait for its row
