@@ -116,13 +116,19 @@ class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
             super().rollback()
 
 
+def connections(url: str, pool_size: int | None = None) -> int:
+    """The pool's cap of connections for a server process: the URL's ``max_connections``, else threads + 1
+    (the event-loop thread's own)."""
+    cap = db_url.parse(_pooled(url)).get("max_connections")
+    return int(cap) if cap else workers(url, pool_size) + 1
+
+
 def connect_postgres(url: str, pool_size: int | None = None) -> Any:
     """A ``PooledPostgresqlDatabase`` for ``url``, with the pool and session defaults applied."""
     pooled = _pooled(url)
     given = db_url.parse(pooled)
     params = {k: v for k, v in POOL_DEFAULTS.items() if k not in given}
-    if "max_connections" not in given:
-        params["max_connections"] = workers(url, pool_size) + 1  # + the event-loop thread's own
+    params["max_connections"] = connections(url, pool_size)
     if "options" not in given:
         params["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
     return Pooled(**{**given, **params})
