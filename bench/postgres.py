@@ -215,8 +215,9 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
     from service.passwords import make_context
 
     server = server or server_url()
-    if shutil.which("pgbench") is None:
-        print("PostgreSQL section skipped: no pgbench (make bench installs postgresql-client)", flush=True)
+    if shutil.which("pgbench") is None or subprocess.run(["pgbench", "--version"], capture_output=True).returncode:
+        print("PostgreSQL section skipped: no pgbench (make bench installs postgresql-client and -contrib)",
+              flush=True)
         return None
     try:
         query(server, "SELECT 1")
