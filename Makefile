@@ -72,9 +72,12 @@ lint: install
 generate: install
 	build/generate.sh $(PY) $(SITE) generated $(GOOGLE_PROTOS)
 
+# The PostgreSQL section (bench/postgres.py) needs pgbench (on Debian 12 in postgresql-15, which
+# postgresql-contrib pulls in; /usr/bin/pgbench alone is postgresql-client's wrapper) and a server:
+# $$USERSERVICE_TEST_POSTGRES, else postgresql://postgres@127.0.0.1:5432/postgres.
 bench: install
-	command -v h2load >/dev/null && command -v wrk >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq nghttp2-client wrk)
+	command -v h2load >/dev/null && command -v wrk >/dev/null && pgbench --version >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq nghttp2-client wrk postgresql-client postgresql-contrib)
 	$(PY) -m bench.run
 
 # What --metrics-port costs per call (docs/api.md, Metrics).

@@ -49,10 +49,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(args: list[str], log: Path, ready: str, timeout: float = 60.0) -> Iterator[subprocess.Popen[bytes]]:
+def process(args: list[str], log: Path, ready: str, timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """A child process, up once ``ready`` is in its log; SIGTERM (then SIGKILL) on the way out."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+                                env=env)
         try:
             deadline = time.monotonic() + timeout
             while ready not in log.read_text(errors="replace"):
@@ -188,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of every measurement; goals use the median of the per-round ratios")
     parser.add_argument("--big", type=int, default=1_000_000, help="users in the big database (0: skip)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: rest,list,password,big")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated parts to skip: rest,list,password,big,postgres")
+    parser.add_argument("--pg-rounds", type=int, default=3, help="rounds of the PostgreSQL section (bench.postgres)")
+    parser.add_argument("--postgres", default=None,
+                        help="PostgreSQL server for its section (default $USERSERVICE_TEST_POSTGRES or local)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -246,6 +252,18 @@ def main(argv: list[str] | None = None) -> int:
                                         args.requests)
                 r.note += f", password changes {churn.done}, errors {len(churn.errors)}"
                 show(r)
+    if "postgres" not in skip:  # docs/benchmarks.md, "PostgreSQL"
+        from bench import postgres
+
+        def show_pg(r: Result) -> None:
+            print(f"  {r.name:<44} {r.rps:>8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+                  f"n={r.requests} failed={r.failed} {r.note}", flush=True)
+
+        pg = postgres.run(run_dir, small, key, rounds=args.pg_rounds, requests=args.requests // 3,
+                          seconds=max(3, args.seconds // 2), show=show_pg, server=args.postgres)
+        if pg:
+            (run_dir / "postgres.json").write_text(json.dumps(
+                {name: [asdict(x) for x in runs] for name, runs in pg.items()}, indent=2))
     if "big" not in skip and args.big:
         big, took = million_db(args.big, password_hash)
         print(f"{args.big} users: " + (f"built in {took:.1f}s" if took else "cached"), flush=True)

@@ -10,7 +10,9 @@ measures what it costs under load by its absence):
 - ``audit``: the audit row (its JSON and its INSERT);
 - ``log``: the access log line;
 - ``store``: the whole update (UpdateUser answers with the request's user);
-- ``interceptor``: the call interceptor (only meaningful with ``store``: the servicer needs the caller).
+- ``interceptor``: the call interceptor (only meaningful with ``store``: the servicer needs the caller);
+- ``threads``: PostgreSQL's database threads (``service.dbthreads``): every read and write inline on the
+  event loop, one transaction at a time, as before issue 16 (``bench.postgres``'s A/B).
 The experiments of earlier rounds (``bare-sql``, ``commit-every-4``, ``ten-sqlite-calls``, ``sections``)
 patched private names and were retired; their results stay in docs/benchmarks.md.
 """
@@ -25,16 +27,18 @@ from typing import Any
 
 from service import cli
 from service.auth import Principal
+from service.dbthreads import Threads
 from service.interceptors import CallInterceptor
 from service.server import Parts
 from service.storage import Store
 from service.storage.audit import Audit
 from service.users.servicer import UserService, metadata_value
-from service.writer import WriterClient
+from service.users.update import Command, Create, User
+from service.writer import WriterClient, inline
 from service.writer import main as writer_main
 
 REMOVE = frozenset(filter(None, os.environ.get("BENCH_REMOVE", "").split(",")))
-PARTS = frozenset({"writer", "etag", "audit", "log", "store", "interceptor"})
+PARTS = frozenset({"writer", "etag", "audit", "log", "store", "interceptor", "threads"})
 
 
 class NoAudit(Audit):
@@ -68,6 +72,24 @@ def _principal() -> Principal:
     return principal()
 
 
+class InlineThreads(Threads):
+    """Every database call on the event loop itself (no threads), as the server ran before issue 16."""
+
+    def __init__(self, store: Store, workers: int | None = None) -> None:
+        self.store, self.workers = store, 1
+
+    async def run(self, command: Command) -> User:
+        return self.store.users.run(command)
+
+    async def create(self, command: Create) -> User:
+        return self.store.users.create(command)
+
+    call = staticmethod(inline)
+
+    def close(self) -> None:
+        return None
+
+
 class VariantWriter(WriterClient):
     command = (sys.executable, "-m", "bench.variant_server", "writer")
 
@@ -79,6 +101,7 @@ class QuietInterceptor(CallInterceptor):
 
 def parts() -> Parts:
     return Parts(store=VariantStore, users=VariantUsers, writer=VariantWriter,
+                 threads=InlineThreads if "threads" in REMOVE else Threads,
                  interceptor=None if "interceptor" in REMOVE else QuietInterceptor if "log" in REMOVE
                  else CallInterceptor)
 

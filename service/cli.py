@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
                             "--replicas, replica i on PORT + 1 + i (docs/api.md)")
     serve.add_argument("--metrics-listen", default="127.0.0.1",
                        help="address the metrics endpoint listens on (default %(default)s)")
+    serve.add_argument("--pool-size", type=int, default=None,
+                       help="PostgreSQL: transactions in flight per server process (threads, each with a pooled "
+                            "connection; default 8, at most the URL's max_connections - 1; docs/scaling.md)")
     serve.add_argument("--replicas", type=int, default=1,
                        help="server processes behind one Envoy, replica i on --grpc-port + i (PostgreSQL only)")
 
@@ -111,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return replicas.run(args.database, args.replicas, args.grpc_port,
                                 None if args.no_envoy else args.http_port,
                                 hash_workers=args.hash_workers, grace=args.grace, listen=args.listen,
+                                pool_size=args.pool_size,
                                 metrics_port=args.metrics_port, metrics_listen=args.metrics_listen,
                                 password_min_length=args.password_min_length)
         asyncio.run(_serve(args))
@@ -175,7 +179,7 @@ def settings(args: argparse.Namespace) -> Settings:
                     grace=args.grace, busy_timeout_ms=args.busy_timeout_ms,
                     writer_process=not args.no_writer_process, replicas=args.replicas,
                     sqlite_max_page_count=args.sqlite_max_page_count, metrics_port=args.metrics_port,
-                    metrics_listen=args.metrics_listen)
+                    metrics_listen=args.metrics_listen, pool_size=args.pool_size)
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -94,7 +94,7 @@ def _relay(stream: IO[str]) -> None:
 
 def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, hash_workers: int = 1,
         grace: float = 10.0, listen: str = "127.0.0.1", metrics_port: int | None = None,
-        metrics_listen: str = "127.0.0.1", password_min_length: int = 8) -> int:
+        metrics_listen: str = "127.0.0.1", password_min_length: int = 8, pool_size: int | None = None) -> int:
     """Serve with ``replicas`` processes until SIGTERM or SIGINT; returns the exit status.
 
     ``metrics_port`` P: this process serves Envoy's stats and the replica restarts there, replica i its
@@ -110,6 +110,8 @@ def run(database: str, replicas: int, grpc_port: int, http_port: int | None, *, 
     child = [sys.executable, "-m", "service.cli", "serve", "--no-envoy", "--database", database,
              "--hash-workers", str(hash_workers), "--grace", str(grace), "--listen", listen,
              "--password-min-length", str(password_min_length)]
+    if pool_size is not None:
+        child += ["--pool-size", str(pool_size)]
     # --grpc-port P: replica i listens on P + i; 0: each replica takes a free port.
     exporter = None
     if metrics_port is not None:

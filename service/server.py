@@ -3,9 +3,10 @@
 grpc.aio was chosen by measurement (shared/FINDINGS.md): a no-op aio server answers 4,450-6,000
 calls/s at 16 streams against 3,400-4,100 for the sync pool, and the sync pool's p99 explodes
 past 8 workers. On SQLite, every call that writes runs in the writer process (``service.writer``),
-so the event loop here keeps only gRPC, keys, logs and reads; on PostgreSQL it runs inline on the
-event loop. Either way each transaction is short and has no ``await`` inside, so transactions never
-interleave; only password hashing leaves the loop, for a small bounded pool.
+so the event loop here keeps only gRPC, keys, logs and reads. On PostgreSQL the servicer's reads and
+every write command run on a bounded thread pool (``service.dbthreads``), many transactions in flight,
+so a row lock, a commit or a retry's backoff never holds the event loop. Password hashing leaves the
+loop too, for a small bounded pool of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from userservice.v1 import user_service_pb2_grpc
 from service import compat, envoy, metrics
 from service import reflection as symbols
 from service.auth import Authenticator
+from service.dbthreads import Threads
 from service.envoy import Envoy
 from service.interceptors import CallInterceptor
 from service.passwords import Hasher
@@ -50,6 +52,7 @@ class Parts:
     store: type[Store] = Store
     users: type[UserService] = UserService
     writer: type[WriterClient] = WriterClient
+    threads: type[Threads] = Threads
     interceptor: type[CallInterceptor] | None = CallInterceptor
 
 
@@ -112,11 +115,12 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     ``settings.metrics_port``: serve Prometheus metrics there (``service.metrics``).
     """
     store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
-                  max_page_count=settings.sqlite_max_page_count)
+                  max_page_count=settings.sqlite_max_page_count, pool_size=settings.pool_size)
     if store.database.file is not None and (open_to_others := sqlite_file.exposed(store.database.file.path)):
         log.warning(f"the database holds password hashes and personal data, yet group or others may read it: "
                     f"{', '.join(open_to_others)}; chmod 600 (and 700 its directory)", extra={"event": "start"})
     writer = None
+    threads = None if store.is_sqlite else parts.threads(store)
     exporter = None
     if settings.metrics_port is not None:  # before the writer starts: it inherits where to record
         exporter = metrics.start(settings.metrics_port, settings.metrics_listen,
@@ -128,7 +132,7 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
         store.checkpoint_in_background()
     hasher = Hasher(workers=settings.hash_workers, min_length=settings.password_min_length)
     listen, http_port, grace = settings.listen, settings.http_port, settings.grace
-    running = await create_server(store, hasher, f"{listen}:{settings.grpc_port}", writer, parts)
+    running = await create_server(store, hasher, f"{listen}:{settings.grpc_port}", writer or threads, parts)
     envoy = None
     try:
         if http_port is not None:
@@ -164,6 +168,8 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
         if writer is not None:  # after the drain: the calls it ran have all been answered
             await writer.stop(grace)
         hasher.close()
+        if threads is not None:  # after the drain: the calls it ran have all been answered
+            threads.close()
         store.close()
         if exporter is not None:
             exporter.close()

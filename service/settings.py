@@ -24,6 +24,8 @@ class Settings:
     replicas: int = 1
     metrics_port: int | None = None  # None: no metrics endpoint (service.metrics)
     metrics_listen: str = "127.0.0.1"
+    #: PostgreSQL: transactions in flight per process (service.dbthreads); None: the default, or the URL's cap.
+    pool_size: int | None = None
     #: Test-only: cap the SQLite file at this many pages, to simulate a full disk.
     sqlite_max_page_count: int | None = None
 

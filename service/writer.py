@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from userservice.v1 import user_pb2
 
@@ -52,13 +52,24 @@ HEAD = struct.Struct("<II")
 START_TIMEOUT_S = 60.0
 CANCEL = b"cancel"
 User = user_pb2.User
+T = TypeVar("T")
+
+
+async def inline(fn: Callable[..., T], *args: Any) -> T:
+    """A read on SQLite: here, on the event loop (a local file read never waits on a lock for long)."""
+    return fn(*args)
 
 
 class InProcess:
-    """Write commands run here, on the Store of this process (PostgreSQL, or ``--no-writer-process``)."""
+    """Write commands run here, on the Store of this process (SQLite's ``--no-writer-process``, tests).
+
+    PostgreSQL's server uses ``service.dbthreads.Threads`` instead.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    call = staticmethod(inline)
 
     async def run(self, command: Command) -> User:
         return self.store.users.run(command)
@@ -126,6 +137,8 @@ class WriterClient:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.calls = 0
         self._starting = asyncio.Lock()  # one start at a time
+
+    call = staticmethod(inline)  # reads stay in the server process, on the loop
 
     async def start(self) -> None:
         """Start the writer process (if none is running) and wait until its Store is open."""

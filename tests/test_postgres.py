@@ -1,16 +1,21 @@
-"""PostgreSQL specifics: a lost connection is UNAVAILABLE with nothing half written, and the next call reconnects.
+"""PostgreSQL specifics: a lost connection is UNAVAILABLE with nothing half written, and the next call reconnects;
+a row lock held elsewhere holds only the calls for that row.
 
 Runs in the PostgreSQL pass of `make test` (.ci/run always runs it); the rest of the suite runs on both databases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 import psycopg2
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from userservice.v1 import user_pb2
 from userservice.v1 import user_service_pb2 as api
 
@@ -87,3 +92,49 @@ def _terminate_others(database: str, keep: object) -> None:
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
                         " AND pid <> pg_backend_pid() AND pid <> %s AND application_name = ''", (name, keep_pid))
     conn.close()
+
+
+def _timed(calls: list[Callable[[], object]], rounds: int) -> list[float]:
+    """Seconds each call took, ``rounds`` times through ``calls``, one after another."""
+    took = []
+    for _ in range(rounds):
+        for call in calls:
+            began = time.perf_counter()
+            call()
+            took.append(time.perf_counter() - began)
+    return sorted(took)
+
+
+def test_a_row_locked_elsewhere_holds_only_its_own_calls(pg_service: Service) -> None:
+    """While another connection holds one user's row lock for 2 s, the replica keeps answering the rest."""
+    key = pg_service.key()
+    locked = pg_service.create(key)
+    others = [pg_service.create(key) for _ in range(6)]
+    health = health_pb2_grpc.HealthStub(pg_service.channel)
+
+    def update(user: user_pb2.User) -> Callable[[], object]:
+        return lambda: pg_service.call("UpdateUser", api.UpdateUserRequest(
+            user=user_pb2.User(id=user.id, display_name=unique("n")),
+            update_mask=FieldMask(paths=["display_name"])), key)
+
+    calls: list[Callable[[], object]] = [update(u) for u in others]
+    calls += [lambda: pg_service.get_user(key, others[0].id),
+              lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=10)]
+    usual = _timed(calls, 8)  # also warms every connection of the pool
+    with psycopg2.connect(pg_service.database) as holder, holder.cursor() as cur:
+        cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (locked.id,))
+        held = time.monotonic()
+        with ThreadPoolExecutor(3) as waiting:  # three calls for the locked user, all waiting on its lock
+            blocked = [waiting.submit(update(locked)) for _ in range(3)]
+            time.sleep(0.2)
+            during = _timed(calls, 8)
+            answered_while_held = time.monotonic() - held
+            assert not any(f.done() for f in blocked)
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - held)))
+            holder.rollback()
+            for f in blocked:  # each then runs, after the lock is released (lock_timeout is 5 s)
+                assert f.result(timeout=20).id == locked.id
+    holder.close()
+    assert answered_while_held < 2.0
+    p99 = lambda xs: xs[min(len(xs) - 1, int(len(xs) * 0.99))]  # noqa: E731
+    assert p99(during) <= 2 * p99(usual) + 0.02, (p99(usual), p99(during))

@@ -25,8 +25,10 @@ __all__ = ["KeyRecord", "Store"]
 class Store:
     """The service's storage. ``users`` and ``keys`` hold the operations; the rest is plumbing."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, max_page_count: int | None = None) -> None:
-        self.database = Database(url, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count)
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, max_page_count: int | None = None,
+                 pool_size: int | None = None) -> None:
+        self.database = Database(url, busy_timeout_ms=busy_timeout_ms, max_page_count=max_page_count,
+                                 pool_size=pool_size)
         self.url = url
         self.db: Any = self.database.db
         self.is_sqlite = self.database.is_sqlite

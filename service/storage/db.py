@@ -37,11 +37,12 @@ SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_C
 SQLITE_READONLY_DBMOVED = SQLITE_READONLY | (4 << 8)
 
 
-def connect(url: str, busy_timeout_ms: int = 5000, max_page_count: int | None = None) -> Any:
+def connect(url: str, busy_timeout_ms: int = 5000, max_page_count: int | None = None,
+            pool_size: int | None = None) -> Any:
     """A Peewee database from a URL: ``sqlite:///path`` (WAL) or ``postgresql://...`` (pooled).
 
     ``max_page_count`` is a test-only knob: it caps the SQLite file, which is how the tests make a
-    full disk (SQLITE_FULL) without filling one.
+    full disk (SQLITE_FULL) without filling one. ``pool_size``: PostgreSQL's threads (``postgres.workers``).
     """
     if url.startswith("sqlite"):
         pragmas: dict[str, Any] = {"journal_mode": "wal", "synchronous": "normal",
@@ -50,7 +51,7 @@ def connect(url: str, busy_timeout_ms: int = 5000, max_page_count: int | None = 
             pragmas["max_page_count"] = max_page_count
         return db_url.connect(url, pragmas=pragmas)
     if postgres.is_postgres_url(url):
-        return postgres.connect_postgres(url)
+        return postgres.connect_postgres(url, pool_size)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
 
 
@@ -105,10 +106,13 @@ def already_exists(exc: BaseException) -> AlreadyExists | None:
 class Database:
     """One database, its statement cache, and the mapping of its failures to the caller's errors."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, max_page_count: int | None = None) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, max_page_count: int | None = None,
+                 pool_size: int | None = None) -> None:
         self.url = url
-        self.db: Any = connect(url, busy_timeout_ms, max_page_count)
+        self.db: Any = connect(url, busy_timeout_ms, max_page_count, pool_size)
         self.is_sqlite = isinstance(self.db, pw.SqliteDatabase)
+        #: PostgreSQL: how many threads may run transactions at once (``service.dbthreads``); SQLite: 1.
+        self.workers = 1 if self.is_sqlite else postgres.workers(url, pool_size)
         self._statements: dict[Any, str] = {}
         path = sqlite_file.file_path(self.db.database) if self.is_sqlite else None
         if path is not None:
@@ -123,6 +127,11 @@ class Database:
         return self.file.check() if self.file is not None else None
 
     def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    def release(self) -> None:
+        """Give this thread's connection back to the pool (a thread of ``service.dbthreads``, after a call)."""
         if not self.db.is_closed():
             self.db.close()
 
@@ -158,7 +167,8 @@ class Database:
     def retry(self, run: Callable[[], Any]) -> Any:
         """Run a write transaction, again after a serialization failure or deadlock (bounded, with jitter).
 
-        Between attempts the thread sleeps a random 0-2^n ms (at most 32). At READ COMMITTED
+        Between attempts the thread sleeps a random 0-2^n ms (at most 32): on PostgreSQL that is a thread
+        of ``service.dbthreads``, never the event loop's. At READ COMMITTED
         (PostgreSQL's default, which the service uses) ``FOR UPDATE`` waits instead, so this is rare.
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -228,11 +238,18 @@ class Database:
         return None
 
     def _discard(self) -> None:
-        """Drop this thread's connection (broken, or in an unknown state); the next statement reconnects."""
+        """Drop this thread's connection (broken, or in an unknown state); the next statement reconnects.
+
+        The pool's idle connections go too: what cut this one (a restart, a failover) cut them as well,
+        and the next call should not find one of them.
+        """
         try:
             self.db.manual_close()
         except Exception:  # the connection is gone either way
             self.db.dispose()
+        close_idle = getattr(self.db, "close_idle", None)
+        if close_idle is not None:
+            close_idle()
 
 
 class Transaction:

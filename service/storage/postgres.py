@@ -1,11 +1,14 @@
 """PostgreSQL specifics: the pooled connection, and what a database error means for a transaction.
 
 ``connect_postgres`` turns ``postgresql://`` (or ``postgres://``, ``postgresql+pool://``) into
-Peewee's ``PooledPostgresqlDatabase`` over psycopg2. In the server every call runs on the event-loop
-thread, so a process holds one connection; the pool bounds how many a process may open, hands out a
-fresh connection after a broken one is discarded, and waits (``timeout``) rather than failing when
-all are busy. Query parameters of the URL override the defaults below; the rest go to psycopg2
-(``sslmode``, ``application_name``...).
+Peewee's ``PooledPostgresqlDatabase`` over psycopg2. In the server, database work runs on a bounded
+thread pool (``service.dbthreads``), each thread checking a connection out of this pool per call; the
+event-loop thread keeps one more for what it still reads itself (API keys, the seed routes' lookups).
+``workers`` sizes it: ``--pool-size`` (default ``DEFAULT_WORKERS``), at most the URL's
+``max_connections`` less the event loop's one; without ``max_connections`` in the URL the pool's cap
+is ``workers + 1``. The pool hands out a fresh connection after a broken one is discarded, and waits
+(``timeout``) rather than failing when all are busy. Query parameters of the URL override the
+defaults below; the rest go to psycopg2 (``sslmode``, ``application_name``...).
 
 ``classify`` sorts an exception by SQLSTATE: serialization failures and deadlocks (40001, 40P01) are
 retried by the store a bounded number of times; a lost connection or a database that is down, busy or
@@ -16,20 +19,23 @@ server), so a caller never sees a half write.
 from __future__ import annotations
 
 import enum
+import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import peewee as pw
 from playhouse import db_url
 from playhouse.pool import MaxConnectionsExceeded as MaxConnectionsExceeded
+from playhouse.pool import PooledPostgresqlDatabase
 
 #: Defaults of the pool and the session; a URL query parameter of the same name wins.
 POOL_DEFAULTS: dict[str, Any] = {
-    "max_connections": 8,  # per process; the server uses one, the CLI one more at most
     "stale_timeout": 300,  # seconds before an idle pooled connection is replaced
     "timeout": 5,  # seconds to wait for a free pooled connection
     "connect_timeout": 5,  # psycopg2: seconds to reach the server, so a dead host fails fast
 }
+#: Transactions in flight per server process (threads of ``service.dbthreads``) without ``--pool-size``.
+DEFAULT_WORKERS = 8
 #: Row-lock waits and statements end after this long (milliseconds); the call gets UNAVAILABLE.
 LOCK_TIMEOUT_MS = 5000
 STATEMENT_TIMEOUT_MS = 15000
@@ -51,15 +57,81 @@ def is_postgres_url(url: str) -> bool:
     return urlsplit(url).scheme in ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
 
 
-def connect_postgres(url: str) -> Any:
-    """A ``PooledPostgresqlDatabase`` for ``url``, with the pool and session defaults applied."""
+def _pooled(url: str) -> str:
     parts = urlsplit(url)
-    pooled = urlunsplit(("postgresql+pool", parts.netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit(("postgresql+pool", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def workers(url: str, pool_size: int | None = None) -> int:
+    """Threads running transactions for a server process: ``pool_size`` (default ``DEFAULT_WORKERS``),
+    at most the URL's ``max_connections`` less the one the event-loop thread keeps (and at least 1)."""
+    wanted = pool_size or DEFAULT_WORKERS
+    cap = db_url.parse(_pooled(url)).get("max_connections")
+    return max(1, min(wanted, int(cap) - 1)) if cap else max(1, wanted)
+
+
+class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
+    """Peewee's pool, with two round trips fewer per call.
+
+    - No ``SELECT 1`` on every checkout: the service checks a connection out for every call
+      (``service.dbthreads``). A checkout trusts what psycopg2 knows locally (closed, or its
+      transaction status unknown). A connection the server cut since is found by the call that uses
+      it: that call gets UNAVAILABLE with its transaction rolled back, and ``Database._discard`` drops
+      the pool's idle connections with it, so the next call opens a fresh one.
+    - ``BEGIN`` travels with the transaction's first statement (``BEGIN; SELECT ... FOR UPDATE`` in one
+      simple-protocol message; psycopg2 returns the last statement's rows), and a transaction that ran
+      no statement sends neither ``BEGIN`` nor ``COMMIT``. Each round trip is a wait and a GIL hand-off
+      for the thread that runs it (docs/benchmarks.md, "PostgreSQL").
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred = threading.local()  # per thread: the BEGIN not sent yet
+
+    def _is_closed(self, conn: Any) -> bool:
+        return bool(conn.closed) or self._adapter.txn_status(conn) == self._adapter.txn_unknown
+
+    def begin(self, isolation_level: Any = None) -> None:
+        if self.is_closed():  # check out now: a checkout resets this thread's transaction stack
+            self.connect()
+        level = isolation_level if isolation_level is not None else self._isolation_level
+        self._deferred.begin = (f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
+                                if level else "BEGIN")
+
+    def _take_begin(self) -> str | None:
+        begin: str | None = getattr(self._deferred, "begin", None)
+        self._deferred.begin = None
+        return begin
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        begin = self._take_begin()
+        return super().execute_sql(f"{begin}; {sql}" if begin else sql, params)
+
+    def commit(self) -> None:
+        if self._take_begin() is None:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._take_begin() is None:
+            super().rollback()
+
+
+def connections(url: str, pool_size: int | None = None) -> int:
+    """The pool's cap of connections for a server process: the URL's ``max_connections``, else threads + 1
+    (the event-loop thread's own)."""
+    cap = db_url.parse(_pooled(url)).get("max_connections")
+    return int(cap) if cap else workers(url, pool_size) + 1
+
+
+def connect_postgres(url: str, pool_size: int | None = None) -> Any:
+    """A ``PooledPostgresqlDatabase`` for ``url``, with the pool and session defaults applied."""
+    pooled = _pooled(url)
     given = db_url.parse(pooled)
     params = {k: v for k, v in POOL_DEFAULTS.items() if k not in given}
+    params["max_connections"] = connections(url, pool_size)
     if "options" not in given:
         params["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
-    return db_url.connect(pooled, **params)
+    return Pooled(**{**given, **params})
 
 
 def sqlstate(exc: BaseException) -> str | None:

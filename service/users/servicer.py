@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
@@ -42,6 +42,7 @@ User = user_pb2.User
 Context = grpc.aio.ServicerContext[Any, Any]
 #: A route's own password rule: (password, username) -> violations.
 PasswordRule = Callable[[str, str], list[Violation]]
+T = TypeVar("T")
 
 
 def login_name(request: user_service_pb2.VerifyPasswordRequest) -> tuple[str, str]:
@@ -59,10 +60,12 @@ def login_name(request: user_service_pb2.VerifyPasswordRequest) -> tuple[str, st
 
 
 class Writes(Protocol):
-    """Where write commands run: ``service.writer.InProcess`` or ``service.writer.WriterClient``."""
+    """Where database work runs: ``service.writer.InProcess`` or ``WriterClient`` (SQLite: reads inline),
+    ``service.dbthreads.Threads`` (PostgreSQL: commands and reads on a thread pool, off the event loop)."""
 
     async def run(self, command: Command) -> User: ...
     async def create(self, command: Create) -> User: ...
+    async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
 
 
 def transcoded(context: Context) -> bool:
@@ -115,7 +118,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         return created
 
     async def GetUser(self, request: user_service_pb2.GetUserRequest, context: Context) -> User:
-        user = self.read(principal(), request.id)
+        user = await self.writes.call(self.read, principal(), request.id)
         await send_etag(context, user)
         return user
 
@@ -126,9 +129,9 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         size = listing.page_size(request.page_size)
         where = listing.parse_filter(request.filter)
         fp = listing.fingerprint(who.tenant_id, request.filter, request.show_deleted)
-        users, last = self.store.users.page(who.tenant_id, page_size=size,
-                                            after_seq=listing.read_page_token(request.page_token, fp),
-                                            show_deleted=request.show_deleted, where=where)
+        after = listing.read_page_token(request.page_token, fp)
+        users, last = await self.writes.call(lambda: self.store.users.page(
+            who.tenant_id, page_size=size, after_seq=after, show_deleted=request.show_deleted, where=where))
         return user_service_pb2.ListUsersResponse(users=users, next_page_token=listing.page_token(last, fp))
 
     async def UpdateUser(self, request: user_service_pb2.UpdateUserRequest, context: Context) -> User:
@@ -149,7 +152,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         password = new_password(command)
         if password is not None or command.request_id:
             # NOT_FOUND, then PERMISSION_DENIED, before a hash is computed or a stored reply replayed.
-            current = self.store.users.get(who.tenant_id, command.user_id)
+            current = await self.writes.call(self.store.users.get, who.tenant_id, command.user_id)
             authorize(command, current)
         if password is not None:
             command = await self._with_hash(command, password, current, password_rule)
@@ -202,7 +205,8 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
     async def ChangePassword(self, request: user_service_pb2.ChangePasswordRequest, context: Context) -> User:
         who = principal()
         check_request_id(request.request_id)
-        current, stored_hash = self.store.users.get_with_hash(who.tenant_id, lookup.user_id(request.id))
+        current, stored_hash = await self.writes.call(self.store.users.get_with_hash, who.tenant_id,
+                                                      lookup.user_id(request.id))
         if who.role == "reader":
             raise PermissionDenied("a reader key cannot write")
         require_user_access(who, request.id, write=True)
@@ -229,7 +233,7 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
         require(who, "admin")
         by = login_name(request)
         lookup.text(*by)
-        found = self.store.users.find_login(who.tenant_id, *by)
+        found = await self.writes.call(self.store.users.find_login, who.tenant_id, *by)
         user, stored = found if found and found[0].state != User.DELETED else (None, None)
         if user is None:
             await self.hasher.verify(request.password, None, tenant=who.tenant_id)  # the same time as a wrong one
@@ -258,11 +262,11 @@ class UserService(user_service_pb2_grpc.UserServiceServicer):
     async def ListUserChanges(self, request: user_service_pb2.ListUserChangesRequest,
                               context: Context) -> user_service_pb2.ListUserChangesResponse:
         who = principal()
-        self.store.users.get(who.tenant_id, lookup.user_id(request.id))
+        await self.writes.call(self.store.users.get, who.tenant_id, lookup.user_id(request.id))
         require(who, "admin")
         fp = listing.fingerprint(who.tenant_id, request.id)
-        rows, last = self.store.users.audit.changes(
-            who.tenant_id, request.id, page_size=listing.page_size(request.page_size),
-            after_seq=listing.read_page_token(request.page_token, fp))
+        size, after = listing.page_size(request.page_size), listing.read_page_token(request.page_token, fp)
+        rows, last = await self.writes.call(lambda: self.store.users.audit.changes(
+            who.tenant_id, request.id, page_size=size, after_seq=after))
         return user_service_pb2.ListUserChangesResponse(changes=[listing.user_change(r) for r in rows],
                                                         next_page_token=listing.page_token(last, fp))
