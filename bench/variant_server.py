@@ -32,8 +32,9 @@ from service.interceptors import CallInterceptor
 from service.server import Parts
 from service.storage import Store
 from service.storage.audit import Audit
+from service.users.commands import Create
 from service.users.servicer import UserService, metadata_value
-from service.users.update import Command, Create, User
+from service.users.update import Command, User
 from service.writer import WriterClient, inline
 from service.writer import main as writer_main
 

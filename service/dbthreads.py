@@ -47,7 +47,8 @@ from userservice.v1 import user_pb2
 from service.context import DEADLINE
 from service.errors import DeadlineExceeded
 from service.storage import Store
-from service.users.update import Command, Create
+from service.users.commands import Create
+from service.users.update import Command
 
 T = TypeVar("T")
 User = user_pb2.User

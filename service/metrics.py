@@ -14,27 +14,24 @@ returns at once.
   before the writer starts; the writer inherits both, this module turns metrics on when it is imported
   there, and the server's endpoint sums the processes' files.
 - Envoy's stats are read from its admin interface on a Unix socket at each scrape and appended as Envoy
-  wrote them (``Exporter`` says why not through prometheus-client's own server).
+  wrote them (``service.metrics_endpoint.Exporter`` says why not through prometheus-client's own server).
 """
 
 from __future__ import annotations
 
 import bisect
-import http.client
 import inspect
 import logging
 import os
-import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
+
+from service.metrics_endpoint import Exporter
 
 if TYPE_CHECKING:
     import subprocess
@@ -43,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("userservice")
 T = TypeVar("T")
-#: Prometheus's text format 0.0.4: what Envoy writes, and what prometheus-client writes with its default escaping.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Set (to the multiprocess directory) for the processes whose metrics a server's endpoint reads.
 ENV_DIR = "USERSERVICE_METRICS_DIR"
 #: Seconds: finer than Prometheus's default buckets below 5 ms, where most calls end, then the same.
@@ -263,78 +258,6 @@ def _failure(exc: BaseException, context: Any) -> grpc.StatusCode:
 
 
 CALLS = CallMetrics()
-
-
-# ---- Envoy's stats --------------------------------------------------------------------------------------
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
-def envoy_stats(admin_socket: str, timeout: float = 2.0) -> bytes:
-    """Envoy's own stats in Prometheus text, from its admin interface on a Unix socket (empty if it is down)."""
-    connection = _UnixConnection(admin_socket, timeout)
-    try:
-        connection.request("GET", "/stats/prometheus?usedonly")
-        reply = connection.getresponse()
-        return reply.read() if reply.status == 200 else b""
-    except OSError as exc:  # Envoy stopping or restarting: this scrape has no Envoy stats
-        log.warning("envoy stats unavailable", extra={"error": str(exc)})
-        return b""
-    finally:
-        connection.close()
-
-
-# ---- the endpoint ---------------------------------------------------------------------------------------
-class Exporter:
-    """The running endpoint (``GET /metrics``, any path answers the same); ``close()`` stops it.
-
-    Our registry in Prometheus's text format, then Envoy's stats as Envoy wrote them. Not
-    prometheus-client's own ``start_http_server``: re-emitting Envoy's text through its parser renames
-    Envoy's counters (``envoy_http_downstream_rq_xx`` becomes ``..._total``), and appending to its
-    answer would break its OpenMetrics and gzip variants; this one speaks text format 0.0.4 only.
-    """
-
-    def __init__(self, port: int, listen: str, registry: Any, directory: str | None) -> None:
-        from prometheus_client import generate_latest
-
-        self.registry, self.directory = registry, directory
-        self.envoy_socket: str | None = None
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = generate_latest(registry)
-                if exporter.envoy_socket is not None:
-                    body += envoy_stats(exporter.envoy_socket)
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPE)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # scrapes are not logged
-                pass
-
-        self.server = ThreadingHTTPServer((listen, port), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True).start()
-
-    def add_envoy(self, admin_socket: str) -> None:
-        self.envoy_socket = admin_socket
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def start(port: int, listen: str = "127.0.0.1", *, child_processes: bool = False, parent: bool = False) -> Exporter:

@@ -45,7 +45,8 @@ from service.context import DEADLINE
 from service.errors import DeadlineExceeded, Internal, ServiceError, Unavailable
 from service.settings import Settings
 from service.storage import Store
-from service.users.update import Command, Create
+from service.users.commands import Create
+from service.users.update import Command
 
 log = logging.getLogger("userservice")
 HEAD = struct.Struct("<II")

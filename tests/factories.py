@@ -15,8 +15,8 @@ from userservice.v1 import user_pb2, user_service_pb2
 from service.auth import Principal
 from service.storage import Store
 from service.users import fields
+from service.users.commands import Create
 from service.users.fields import Kind
-from service.users.update import Create
 
 User = user_pb2.User
 _serial = itertools.count(1)

@@ -24,8 +24,9 @@ from service.storage.db import Database
 from service.storage.models import USER_COLUMNS, UserRow
 from service.storage.requests import Requests
 from service.users import fields
+from service.users.commands import Create
 from service.users.fields import Filter
-from service.users.update import Change, Command, Create, new_etag
+from service.users.update import Change, Command, new_etag
 
 User = user_pb2.User
 _INDEX = {name: i for i, name in enumerate(USER_COLUMNS)}

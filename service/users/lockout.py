@@ -2,7 +2,7 @@
 
 The policy is Keycloak's brute-force detection (failure factor, wait increment, max wait, failure reset
 time) plus a tarpit: after ``delay_after`` consecutive failures each further attempt waits a growing
-delay before its password is checked. The counting runs in ``update.RecordLogin``, a write command, on
+delay before its password is checked. The counting runs in ``commands.RecordLogin``, a write command, on
 the user's locked row: ``failed_login_count`` and ``lockout_end_time`` are output-only fields of the user,
 so every replica (and SQLite's writer process) sees the same count. docs/api.md, "Password guessing",
 says what a caller sees.

@@ -22,18 +22,13 @@ from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, V
 from service.passwords import MAX_PASSWORD_BYTES, Hasher, Verdict, too_long
 from service.storage import Store
 from service.users import fields, listing, lockout, lookup
+from service.users.commands import Create, RecordLogin, SetPassword, SetState, Unlock, prepare_create
 from service.users.update import (
     Command,
-    Create,
-    RecordLogin,
-    SetPassword,
-    SetState,
-    Unlock,
     Update,
     authorize,
     check_request_id,
     new_password,
-    prepare_create,
     prepare_update,
     request_digest,
 )

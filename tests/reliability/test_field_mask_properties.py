@@ -22,8 +22,9 @@ from service.errors import InvalidArgument
 from service.storage import Store
 from service.users import fields
 from service.users import masks as field_masks
+from service.users.commands import Create
 from service.users.fields import Kind
-from service.users.update import Change, Create
+from service.users.update import Change
 from tests import factories
 
 User = user_pb2.User

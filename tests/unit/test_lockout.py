@@ -17,8 +17,8 @@ from service.errors import PermissionDenied, ResourceExhausted
 from service.passwords import Hasher, make_context
 from service.server import create_server
 from service.storage import Store
+from service.users.commands import RecordLogin
 from service.users.lockout import MICROS, LoginPolicy, refusal
-from service.users.update import RecordLogin
 from tests import factories
 
 User = user_pb2.User
