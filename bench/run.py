@@ -314,6 +314,20 @@ def print_cpu(cpu: dict[str, list[dict[str, float]]]) -> None:
     for name, m in med.items():
         print(f"| {name} | {m['server']:.0f} | {m['writer']:.0f} | {m['envoy']:.0f} | {m['load']:.0f} | "
               f"{sum(m[k] for k in roles):.0f} | {m['cores']:.2f} |")
+    floor, grpc, rest = (cpu.get(name) for name in ("floor (no-op) 16 streams", "UpdateUser gRPC 16 streams",
+                                                     "REST PATCH Envoy 16 conns"))
+
+    def service(r: dict[str, float], *parts: str) -> float:
+        return sum(r.get(k, 0.0) for k in parts)
+
+    if floor and grpc and rest:  # issue 20's goals: the service's own CPU, medians of per-round ratios
+        over_floor = statistics.median(service(g, "server", "writer") / service(f, "server")
+                                       for f, g in zip(floor, grpc, strict=True))
+        over_grpc = statistics.median(service(r, "server", "writer", "envoy") / service(g, "server", "writer")
+                                      for g, r in zip(grpc, rest, strict=True))
+        print(f"\nCPU per call of the service's processes (medians of per-round ratios): gRPC UpdateUser (server +"
+              f" writer) / the floor's server: {over_floor:.2f} (goal <= 2.5); REST PATCH (server + writer +"
+              f" Envoy) / gRPC UpdateUser: {over_grpc:.2f} (goal <= 1.4)")
     grpc_call, rest_call = med.get("UpdateUser gRPC 16 streams"), med.get("REST PATCH Envoy 16 conns")
     if grpc_call and rest_call:
         bound = sum(grpc_call[k] for k in roles) / sum(rest_call[k] for k in roles)
