@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from service.store import Store
 from userservice.v1 import user_service_pb2
 
+from bench import dataset
 from bench.cpu import cpu_seconds
 from bench.load import grpc_body, h2load
 from bench.run import free_port, serve
 from service import metrics
-from service.auth import new_key
 
 GET = "/userservice.v1.UserService/GetUser"
 
@@ -57,10 +56,7 @@ async def _in_process(calls: int) -> tuple[float, float]:
 
 def _end_to_end(workdir: Path, with_metrics: bool, requests: int, streams: int) -> tuple[float, float]:
     db = workdir / f"users-{int(with_metrics)}.db"
-    store = Store(f"sqlite:///{db}")
-    key_id, key, secret_hash = new_key()
-    store.create_key("bench", "admin", None, secret_hash, key_id)
-    store.close()
+    key = dataset.admin_key(db)  # a fresh database with one admin key
     port = free_port()
     extra = ["--metrics-port", str(free_port())] if with_metrics else []
     with serve(db, port, None, workdir / "serve.log", extra=extra) as server:

@@ -19,6 +19,7 @@ from pathlib import Path
 from userservice.v1 import user_service_pb2
 
 from service import compat, docs, processes
+from service.unixhttp import UnixHTTPConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "envoy.yaml"
@@ -120,19 +121,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP to Envoy's admin interface, which listens on a Unix socket only."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-
 ACTIVE_REQUESTS = re.compile(rb"^http\.userservice\.downstream_rq_active: ([0-9]+)$", re.MULTILINE)
 
 
@@ -166,7 +154,7 @@ class Envoy:
         )
 
     def _admin(self, method: str, path: str, timeout: float = 2.0) -> bytes:
-        connection = _UnixConnection(self.admin_socket, timeout)
+        connection = UnixHTTPConnection(self.admin_socket, timeout)
         try:
             connection.request(method, path)
             return connection.getresponse().read()

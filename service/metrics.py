@@ -189,37 +189,14 @@ class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                      "bidi_stream": grpc.stream_stream_rpc_method_handler}[kind]
         if inspect.isasyncgenfunction(behavior):
             async def streamed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-                counts.started += 1
-                start, code = time.perf_counter(), None
-                try:
+                with _Counted(counts, context):
                     async for reply in behavior(request, context):
                         yield reply
-                    code = context.code()
-                except grpc.aio.AbortError:
-                    code = context.code()
-                    raise
-                except BaseException as exc:
-                    code = _failure(exc, context)
-                    raise
-                finally:
-                    counts.done(code, start)
             run: Any = streamed
         else:
             async def called(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                counts.started += 1
-                start, code = time.perf_counter(), None
-                try:
-                    reply = await behavior(request, context)
-                    code = context.code()
-                    return reply
-                except grpc.aio.AbortError:
-                    code = context.code()
-                    raise
-                except BaseException as exc:
-                    code = _failure(exc, context)
-                    raise
-                finally:
-                    counts.done(code, start)
+                with _Counted(counts, context):
+                    return await behavior(request, context)
             run = called
         return make(run, request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer)
@@ -247,14 +224,28 @@ class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         yield from (started, handled, seconds)
 
 
-def _failure(exc: BaseException, context: Any) -> grpc.StatusCode:
-    """The code a call that raised ``exc`` ends with: CANCELLED for a cancelled call, UNKNOWN otherwise."""
-    import asyncio
+class _Counted:
+    """One call of a method, counted when it starts and when it ends, with the code it ends with: the
+    context's (OK when none was set, or the code of an abort), CANCELLED for a cancelled call, else the
+    context's code or UNKNOWN for an exception."""
 
-    if isinstance(exc, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED
-    code: grpc.StatusCode | None = context.code()
-    return code or grpc.StatusCode.UNKNOWN
+    __slots__ = ("context", "counts", "start")
+
+    def __init__(self, counts: _Method, context: Any) -> None:
+        self.counts, self.context = counts, context
+
+    def __enter__(self) -> None:
+        self.counts.started += 1
+        self.start = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        import asyncio
+
+        code: grpc.StatusCode | None = self.context.code()
+        if exc is not None and not isinstance(exc, grpc.aio.AbortError):
+            code = grpc.StatusCode.CANCELLED if isinstance(exc, asyncio.CancelledError) else (
+                code or grpc.StatusCode.UNKNOWN)
+        self.counts.done(code, self.start)
 
 
 CALLS = CallMetrics()

@@ -4,13 +4,13 @@ format, then Envoy's stats, read from its admin interface on a Unix socket at ea
 
 from __future__ import annotations
 
-import http.client
 import logging
 import shutil
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from service.unixhttp import UnixHTTPConnection
 
 log = logging.getLogger("userservice")
 #: Prometheus's text format 0.0.4: what Envoy writes, and what prometheus-client writes with its default escaping.
@@ -18,20 +18,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 # ---- Envoy's stats --------------------------------------------------------------------------------------
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
 def envoy_stats(admin_socket: str, timeout: float = 2.0) -> bytes:
     """Envoy's own stats in Prometheus text, from its admin interface on a Unix socket (empty if it is down)."""
-    connection = _UnixConnection(admin_socket, timeout)
+    connection = UnixHTTPConnection(admin_socket, timeout)
     try:
         connection.request("GET", "/stats/prometheus?usedonly")
         reply = connection.getresponse()
