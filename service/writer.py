@@ -11,7 +11,7 @@ servicer code is the same in both modes, and no list says which RPC writes: what
 Why typed commands rather than a second gRPC server on a Unix socket: the command is what the store
 runs anyway, so the writer needs no servicer, context or handlers of its own, and a crossing costs
 one small pickled frame each way instead of an HTTP/2 call through a second grpc.aio server
-(docs/benchmarks.md has the measurements).
+(`bench/crossing.py`; docs/benchmarks.md, "The writer boundary, A/B").
 
 Deadlines: a command whose deadline has passed when the writer reaches it is not run
 (DEADLINE_EXCEEDED). Cancellation: a call cancelled while its command waits sends a cancel frame,
