@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 
 from service import logs
 from service.auth import Authenticator
-from service.context import DEADLINE, PRINCIPAL
+from service.context import DEADLINE, METADATA, PRINCIPAL
 from service.errors import InvalidArgument, ServiceError, Violation, internal_status, to_grpc_status
 
 log = logging.getLogger("userservice.access")
@@ -62,6 +62,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 who = None
                 metadata = context.invocation_metadata() or ()
+                METADATA.set(metadata)
                 if authenticate:
                     who = self.auth.authenticate(metadata)
                     key_id = who.key_id

@@ -41,6 +41,12 @@ class Plan:
         return Plan, (self.paths, self.fields, self.scalars, self.merged)
 
 
+@functools.lru_cache(maxsize=1024)
+def plan_of(paths: tuple[str, ...]) -> Plan:
+    """The plan of canonical ``paths`` (a plan's own ``paths``): how a plan is rebuilt across processes."""
+    return _make_plan(paths)
+
+
 def _make_plan(paths: tuple[str, ...]) -> Plan:
     scalars, merged = [], []
     for path in paths:

@@ -17,7 +17,7 @@ import grpc
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from service.auth import Principal, require, require_user_access
-from service.context import principal
+from service.context import METADATA, principal
 from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, Violation
 from service.passwords import MAX_PASSWORD_BYTES, Hasher, Verdict, too_long
 from service.storage import Store
@@ -63,9 +63,14 @@ class Writes(Protocol):
     async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
 
 
+def call_metadata(context: Context) -> Any:
+    """The call's metadata: as the interceptor read it, else from ``context``."""
+    return METADATA.get() or context.invocation_metadata() or ()
+
+
 def transcoded(context: Context) -> bool:
     """Whether the call came through Envoy's JSON transcoder (REST) rather than native gRPC."""
-    return any(key == "x-envoy-original-path" for key, _ in context.invocation_metadata() or ())
+    return any(key == "x-envoy-original-path" for key, _ in call_metadata(context))
 
 
 async def send_etag(context: Context, user: User) -> None:
@@ -80,7 +85,7 @@ async def send_etag(context: Context, user: User) -> None:
 
 
 def metadata_value(context: Context, name: str) -> str:
-    for key, value in context.invocation_metadata() or ():
+    for key, value in call_metadata(context):
         if key == name and isinstance(value, str):
             return value
     return ""

@@ -164,6 +164,15 @@ class Update(Caller):
     refusals: tuple[Violation, ...] = field(default=())  # a route's own violations, reported with the rest
     digest: str = ""
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled flat: the caller's fields, the user's bytes and the plan's paths, with no class but this
+        function's name (the hottest crossing to the writer process: a third of the CPU of nested pickling)."""
+        who = self.who
+        return _update, (who.key_id, who.tenant_id, who.tenant, who.role, who.user_id, self.user_id,
+                         self.user.SerializeToString(), self.plan.paths, self.derived, self.etag, self.request_id,
+                         self.validate_only, self.method, self.password_hash, self.password_violations, self.state,
+                         self.refusals, self.digest)
+
     def execute(self, current: User, now: int) -> Change:
         authorize(self, current)
         base = _undeleted(current) if self.state == User.ACTIVE else current
@@ -179,6 +188,12 @@ class Update(Caller):
             new.state = self.state  # type: ignore[assignment]
             changed = changed | {"state"}
         return Change(new, self.plan.paths, changed | _resets(changed), self.password_hash)
+
+
+def _update(key_id: str, tenant_id: int, tenant: str, role: str, caller_user: str | None, user_id: str,
+            user: bytes, paths: tuple[str, ...], *rest: Any) -> Update:
+    return Update(Principal(key_id, tenant_id, tenant, role, caller_user), user_id, User.FromString(user),
+                  masks.plan_of(paths), *rest)
 
 
 def _undeleted(current: User) -> User:
