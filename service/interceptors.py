@@ -5,7 +5,8 @@ the request itself (a malformed protobuf is INVALID_ARGUMENT, not INTERNAL), tur
 ``ServiceError`` into a rich status, and hides every other exception behind INTERNAL.
 Health and reflection pass through untouched and open.
 It also sets the call's deadline (``service.context.DEADLINE``), so that work handed elsewhere
-(SQLite's writer process) can tell when the caller stopped waiting.
+(SQLite's writer process) can tell when the caller stopped waiting, and the metadata it read
+(``service.context.METADATA``: grpc.aio builds a new tuple at every ``invocation_metadata()``).
 """
 
 from __future__ import annotations
