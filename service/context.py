@@ -16,3 +16,9 @@ METADATA: contextvars.ContextVar[Any] = contextvars.ContextVar("metadata", defau
 
 def principal() -> Principal:
     return PRINCIPAL.get()
+
+
+def call_metadata(context: Any) -> Any:
+    """The call's metadata: as the interceptor read it for this call (``METADATA``), else from ``context``
+    (a servicer run without the interceptor)."""
+    return METADATA.get() or context.invocation_metadata() or ()

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from userservice.v1 import user_pb2, user_service_pb2
 
 from service.auth import Authenticator, Principal
+from service.context import call_metadata
 from service.errors import InvalidArgument, PermissionDenied, ServiceError, Violation
 from service.users.servicer import PasswordRule, UserService
 from service.users.servicer import transcoded as transcoded  # the adapters ask it here
@@ -75,12 +76,12 @@ def given(message: Message, name: str) -> Any:
 
 
 def metadata(context: Context) -> dict[str, str]:
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    return {k: v for k, v in call_metadata(context) if isinstance(v, str)}
 
 
 
 def authenticate(auth: Authenticator, context: Context) -> Principal:
-    return auth.authenticate(context.invocation_metadata() or ())
+    return auth.authenticate(call_metadata(context))
 
 
 async def apply(users: UserService, who: Principal, user_id: str, edit: Edit, context: Context, *,

@@ -32,6 +32,7 @@ from userservice.v1 import scim_pb2_grpc as pb_grpc
 from userservice.v1 import user_pb2
 
 from service.auth import Authenticator, Principal
+from service.context import call_metadata
 from service.errors import ServiceError
 from service.scim import discovery, errors, filter, mapping, patch
 from service.scim.core import Core
@@ -54,7 +55,7 @@ class Reply:
 
 
 def _metadata(context: ServicerContext) -> list[tuple[str, Any]]:
-    return list(context.invocation_metadata() or ())
+    return list(call_metadata(context))
 
 
 def _header(metadata: list[tuple[str, Any]], name: str) -> str:

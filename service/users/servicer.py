@@ -17,7 +17,7 @@ import grpc
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from service.auth import Principal, require, require_user_access
-from service.context import METADATA, principal
+from service.context import call_metadata, principal
 from service.errors import InvalidArgument, PermissionDenied, Unauthenticated, Violation
 from service.passwords import MAX_PASSWORD_BYTES, Hasher, Verdict, too_long
 from service.storage import Store
@@ -61,11 +61,6 @@ class Writes(Protocol):
     async def run(self, command: Command) -> User: ...
     async def create(self, command: Create) -> User: ...
     async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
-
-
-def call_metadata(context: Context) -> Any:
-    """The call's metadata: as the interceptor read it, else from ``context``."""
-    return METADATA.get() or context.invocation_metadata() or ()
 
 
 def transcoded(context: Context) -> bool:
