@@ -19,6 +19,7 @@ returns at once.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import inspect
 import logging
@@ -239,8 +240,6 @@ class _Counted:
         self.start = time.perf_counter()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        import asyncio
-
         code: grpc.StatusCode | None = self.context.code()
         if exc is not None and not isinstance(exc, grpc.aio.AbortError):
             code = grpc.StatusCode.CANCELLED if isinstance(exc, asyncio.CancelledError) else (
