@@ -7,7 +7,7 @@ from the write itself. Both candidates carry the same bytes (a 320-byte command,
 sizes of a pickled ``Update`` and of a user), 16 in flight at once as under ``make bench`` (``--in-flight``;
 1 shows a crossing with nothing to batch it with), to a child process that answers at once:
 
-- ``frames``: what ``service.writer`` does: length-prefixed frames on a socket pair (``_Frames``), a
+- ``frames``: what ``service.writer`` does: length-prefixed frames on a socket pair (``Frames``), a
   future per call;
 - ``grpc``: a plain ``grpc.aio`` server on a Unix socket, called with a generic unary method (bytes in,
   bytes out, the caller's deadline as the call's timeout), as a server forwarding write methods would.
@@ -34,7 +34,7 @@ from typing import Any
 import grpc
 
 from bench.cpu import cpu_seconds
-from service.writer import _Frames
+from service.writer import Frames
 
 COMMAND, ANSWER = b"c" * 320, b"a" * 200
 IN_FLIGHT = 16
@@ -55,7 +55,7 @@ async def _frames_child(fd: int) -> None:
         frames.flush()
 
     _, frames = await asyncio.get_running_loop().create_unix_connection(
-        lambda: _Frames(on_frames, closed.set), sock=sock)
+        lambda: Frames(on_frames, closed.set), sock=sock)
     await closed.wait()
 
 
@@ -100,7 +100,7 @@ async def _frames_parent(calls: int, in_flight: int) -> tuple[float, float]:
         for number, body in batch:
             pending.pop(number).set_result(body)
 
-    _, frames = await loop.create_unix_connection(lambda: _Frames(answers, lambda: None), sock=ours)
+    _, frames = await loop.create_unix_connection(lambda: Frames(answers, lambda: None), sock=ours)
     counter = iter(range(1, 1 << 62))
 
     async def call() -> None:

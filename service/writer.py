@@ -79,7 +79,7 @@ class InProcess:
         return self.store.users.create(command)
 
 
-class _Frames(asyncio.Protocol):
+class Frames(asyncio.Protocol):
     """A byte stream cut into frames; each batch of complete frames goes to ``on_frames``."""
 
     def __init__(self, on_frames: Callable[[list[tuple[int, bytes]]], None],
@@ -134,7 +134,7 @@ class WriterClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
-        self.frames: _Frames | None = None
+        self.frames: Frames | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.calls = 0
         self._starting = asyncio.Lock()  # one start at a time
@@ -155,7 +155,7 @@ class WriterClient:
             loop = asyncio.get_running_loop()
             ready: asyncio.Future[Any] = loop.create_future()
             self.pending[0] = ready  # the writer's first frame, once its Store is open
-            _, frames = await loop.create_unix_connection(lambda: _Frames(self._answers, self._lost), sock=ours)
+            _, frames = await loop.create_unix_connection(lambda: Frames(self._answers, self._lost), sock=ours)
             self.frames = frames
             try:
                 await asyncio.wait_for(ready, START_TIMEOUT_S)
@@ -261,7 +261,7 @@ async def _serve(sock: socket.socket, settings: Settings, store_class: type[Stor
             frames.flush()
 
     _, frames = await asyncio.get_running_loop().create_unix_connection(
-        lambda: _Frames(on_frames, closed.set), sock=sock)
+        lambda: Frames(on_frames, closed.set), sock=sock)
     frames.send(0, pickle.dumps((True, b"")))
     try:
         await closed.wait()
