@@ -4,11 +4,14 @@ On a fresh database of 10,000 users (tenant ``bench``, as the SQLite runs), ever
 after another, at 16 concurrent streams or connections:
 - the floor: ``pgbench -c16 -j2`` running the service's own UpdateUser transaction (the ``SELECT ...
   FOR UPDATE`` of the row, the ``UPDATE`` of two columns, etag and update time, the audit ``INSERT``,
-  ``COMMIT``: the statements the store sends, as its statement cache renders them), on the same tables;
+  ``COMMIT``: the statements the store sends, as its statement cache renders them), on the same tables,
+  twice: as prepared statements (``-M prepared``: how the service sends them since 2026-12-03) and in
+  the simple protocol (``-M simple``: how it sent them before, the floor the issue measured against);
 - the same service on SQLite (the 10,000-user file of the run), gRPC;
 - PostgreSQL with every database call inline on the event loop (``bench.variant_server``'s
   ``threads`` part removed: the server before issue 16), gRPC: the A/B for ``service.dbthreads``;
 - PostgreSQL, 1 replica: gRPC straight to it, and REST (PATCH) through Envoy;
+- PostgreSQL, 1 replica with ``?prepared_statements=false``, gRPC: the A/B for prepared statements;
 - PostgreSQL, ``--replicas 2``: gRPC and REST, both through Envoy.
 Ratios are medians of per-round ratios (docs/benchmarks.md). Each row also gives where the CPU went, in
 cores busy during the measurement: the service's processes, PostgreSQL's, Envoy, the load generator, and
@@ -45,10 +48,12 @@ from bench.load import Result, grpc_body, h2load, percentile, wrk_patch
 
 USERS = 10_000
 STREAMS = 16
-FLOOR = "pgbench floor (service's transaction)"
+FLOOR = "pgbench floor (service's transaction, prepared)"
+FLOOR_SIMPLE = "pgbench floor (the same, simple protocol)"
 SQLITE = "SQLite gRPC"
 INLINE = "PostgreSQL inline on the loop (before), gRPC"
 ONE, ONE_REST = "PostgreSQL 1 replica gRPC", "PostgreSQL 1 replica REST"
+UNPREPARED = "PostgreSQL 1 replica gRPC, no prepared statements"
 TWO, TWO_REST = "PostgreSQL 2 replicas gRPC (Envoy)", "PostgreSQL 2 replicas REST"
 
 
@@ -120,29 +125,36 @@ def pgbench_script(url: str, width: int) -> str:
         "COMMIT;", ""])
 
 
-def pgbench(url: str, script: Path, seconds: int) -> Result:
+def pgbench(url: str, script: Path, seconds: int, *, prepared: bool = True) -> Result:
     """``pgbench -c16 -j2`` running ``script`` for ``seconds``; latencies from its per-transaction log."""
     with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as tmp:
         out = subprocess.run(["pgbench", "-n", "-c", str(STREAMS), "-j", "2", "-T", str(seconds), "-f", str(script),
+                              "-M", "prepared" if prepared else "simple",
                               "-l", f"--log-prefix={tmp}/log", url],
                              capture_output=True, text=True, timeout=seconds + 60, check=True)
         tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
         failed = int(m.group(1)) if (m := re.search(r"number of failed transactions: (\d+)", out.stdout)) else 0
         durations = sorted(int(line.split()[2]) / 1000 for log in Path(tmp).glob("log*")
                            for line in log.read_text().splitlines())
-    return Result(FLOOR, len(durations), tps, percentile(durations, 50), percentile(durations, 99), failed)
+    name = FLOOR if prepared else FLOOR_SIMPLE
+    return Result(name, len(durations), tps, percentile(durations, 50), percentile(durations, 99), failed)
 
 
 def userservice(url: str, log: Path, *, http_port: int | None, replicas: int = 1,
-                variant: str = "") -> Any:
-    """``userservice serve`` on ``url`` (``variant``: bench.variant_server with BENCH_REMOVE=variant)."""
+                variant: str = "", checkout: Path | None = None) -> Any:
+    """``userservice serve`` on ``url`` (``variant``: bench.variant_server with BENCH_REMOVE=variant;
+    ``checkout``: another checkout's ``service.cli``, every process of it on its own code)."""
     from bench.run import BIN, free_port, process
 
+    env = {**os.environ, "BENCH_REMOVE": variant}
     command = [sys.executable, "-m", "bench.variant_server"] if variant else [str(BIN / "userservice")]
+    if checkout is not None:  # PYTHONSAFEPATH: the working directory (this checkout) is not put on its path
+        command = [sys.executable, "-m", "service.cli"]
+        env.update(PYTHONPATH=f"{checkout.resolve()}/generated:{checkout.resolve()}", PYTHONSAFEPATH="1")
     args = [*command, "serve", "--database", url, "--grace", "2", "--replicas", str(replicas),
             "--grpc-port", "0" if replicas > 1 else str(free_port())]
     args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]
-    return process(args, log, "userservice: gRPC on", env={**os.environ, "BENCH_REMOVE": variant})
+    return process(args, log, "userservice: gRPC on", env=env)
 
 
 def grpc_port(log: Path) -> int:
@@ -210,8 +222,10 @@ def _load_seconds() -> float:
 
 
 def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, requests: int, seconds: int,
-        show: Callable[[Result], None], server: str | None = None) -> dict[str, list[Result]] | None:
-    """The section; returns its results by name (rounds in order), or None when it cannot run here."""
+        show: Callable[[Result], None], server: str | None = None,
+        against: list[Path] | None = None) -> dict[str, list[Result]] | None:
+    """The section; returns its results by name (rounds in order), or None when it cannot run here.
+    ``against``: other checkouts, each also served as 1 replica and measured over gRPC in the same rounds."""
     from service.passwords import make_context
 
     server = server or server_url()
@@ -243,11 +257,22 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
         inline = stack.enter_context(userservice(url, run_dir / "pg-inline.log", http_port=None, variant="threads"))
         one_http, two_http = free_port(), free_port()
         one = stack.enter_context(userservice(url, run_dir / "pg-1.log", http_port=one_http))
+        unprepared = stack.enter_context(userservice(f"{url}?prepared_statements=false", run_dir / "pg-simple.log",
+                                                     http_port=None))
         two = stack.enter_context(userservice(url, run_dir / "pg-2.log", http_port=two_http, replicas=2))
         ports = {SQLITE: sqlite_port, INLINE: grpc_port(run_dir / "pg-inline.log"),
-                 ONE: grpc_port(run_dir / "pg-1.log"), TWO: two_http}
-        roots = {SQLITE: sqlite.pid, INLINE: inline.pid, ONE: one.pid, ONE_REST: one.pid, TWO: two.pid,
-                 TWO_REST: two.pid, FLOOR: None}
+                 ONE: grpc_port(run_dir / "pg-1.log"), UNPREPARED: grpc_port(run_dir / "pg-simple.log"),
+                 TWO: two_http}
+        roots: dict[str, int | None] = {
+            SQLITE: sqlite.pid, INLINE: inline.pid, ONE: one.pid, ONE_REST: one.pid, TWO: two.pid, TWO_REST: two.pid,
+            UNPREPARED: unprepared.pid, FLOOR: None, FLOOR_SIMPLE: None}
+        checkouts = []
+        for tree in against or []:  # an old-against-new A/B: the same database, the same rounds
+            name = f"{ONE}, checkout {tree.name}"
+            checkouts.append(name)
+            log = run_dir / f"pg-{tree.name}.log"
+            roots[name] = stack.enter_context(userservice(url, log, http_port=None, checkout=tree)).pid
+            ports[name] = grpc_port(log)
         body = grpc_body(update_request(dataset.user_id(0, width)))
         rotate = [(b"usr_bench", width), (b"Name ", 8), (b"Given ", 8)]
 
@@ -267,13 +292,17 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
 
         measurements: list[tuple[str, Callable[[], Result]]] = [
             (FLOOR, lambda: pgbench(url, script, seconds)),
+            (FLOOR_SIMPLE, lambda: pgbench(url, script, seconds, prepared=False)),
             (SQLITE, lambda: grpc(SQLITE, requests)),
             (INLINE, lambda: grpc(INLINE, requests)),
             (ONE, lambda: grpc(ONE, requests)),
+            *[(name, lambda name=name: grpc(name, requests)) for name in checkouts],
+            (UNPREPARED, lambda: grpc(UNPREPARED, requests)),
             (ONE_REST, lambda: rest(ONE_REST, one_http)),
             (TWO, lambda: grpc(TWO, requests)),
             (TWO_REST, lambda: rest(TWO_REST, two_http)),
         ]
+
         for name, _ in measurements[1:]:  # warm up: connections, pools, first-call code paths
             if name in ports:
                 grpc(name, 1000)
@@ -318,7 +347,9 @@ def report(results: dict[str, list[Result]], cores: dict[str, list[dict[str, flo
         return statistics.median(r.p99_ms for r in results[name]) if name in results else None
 
     x = ratio(results, ONE, FLOOR)
-    goal("1 replica / pgbench floor >= 0.4", x, x is not None and x >= 0.4)
+    goal("1 replica / pgbench floor (prepared, as the service sends it) >= 0.4", x, x is not None and x >= 0.4)
+    x = ratio(results, ONE, FLOOR_SIMPLE)
+    goal("1 replica / pgbench floor (simple protocol, the issue's) >= 0.4", x, x is not None and x >= 0.4)
     x = ratio(results, ONE, SQLITE)
     goal("1 replica PostgreSQL / SQLite >= 0.6", x, x is not None and x >= 0.6)
     x = p99(ONE)
@@ -326,6 +357,10 @@ def report(results: dict[str, list[Result]], cores: dict[str, list[dict[str, flo
     x = p99(ONE_REST)
     goal("1 replica REST p99 <= 40 ms", x, x is not None and x <= 40)
     goal("threads / inline on the loop (A/B, no goal)", ratio(results, ONE, INLINE), None)
+    goal("prepared statements / none (A/B, no goal)", ratio(results, ONE, UNPREPARED), None)
+    for name in results:
+        if name.startswith(f"{ONE}, checkout "):
+            goal(f"1 replica / {name.split(', ', 1)[1]} (A/B, no goal)", ratio(results, ONE, name), None)
     goal("2 replicas / 1 replica, gRPC (no goal)", ratio(results, TWO, ONE), None)
     goal("2 replicas / 1 replica, REST (no goal)", ratio(results, TWO_REST, ONE_REST), None)
     goal("REST / gRPC, 1 replica (no goal)", ratio(results, ONE_REST, ONE), None)
@@ -342,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=5000, help="h2load requests per gRPC measurement")
     parser.add_argument("--seconds", type=int, default=4, help="pgbench and wrk seconds per measurement")
     parser.add_argument("--postgres", default=server_url())
+    parser.add_argument("--against", type=Path, action="append", default=[],
+                        help="also serve the checkout at this path as 1 replica (e.g. a `git worktree` of an older "
+                             "commit), measured over gRPC in the same rounds: an old-against-new A/B")
     args = parser.parse_args(argv)
     from bench.run import RESULTS
 
@@ -355,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
               f"n={r.requests} failed={r.failed} {r.note}", flush=True)
 
     results = run(run_dir, db, dataset.admin_key(db), rounds=args.rounds, requests=args.requests,
-                  seconds=args.seconds, show=show, server=args.postgres)
+                  seconds=args.seconds, show=show, server=args.postgres, against=args.against)
     if results:
         (run_dir / "postgres.json").write_text(json.dumps(
             {name: [asdict(x) for x in runs] for name, runs in results.items()}, indent=2))

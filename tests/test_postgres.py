@@ -138,3 +138,27 @@ def test_a_row_locked_elsewhere_holds_only_its_own_calls(pg_service: Service) ->
     assert answered_while_held < 2.0
     p99 = lambda xs: xs[min(len(xs) - 1, int(len(xs) * 0.99))]  # noqa: E731
     assert p99(during) <= 2 * p99(usual) + 0.02, (p99(usual), p99(during))
+
+
+@pytest.mark.parametrize("options", ["max_connections=2", "max_connections=2&prepared_statements=false"])
+def test_a_write_refused_on_its_first_run_leaves_the_connection_writing(tmp_path: Path, options: str) -> None:
+    """The store's statements are prepared per connection, the first time in the message of their first run
+    (docs/scaling.md, "Prepared statements"). A write refused in that message still leaves the connection usable for
+    the same statement; ``max_connections=2``: one database thread, so both calls use one connection."""
+    with fresh_postgres("userservice_prepared") as url:
+        svc = Service(tmp_path, f"{url}?{options}", envoy=False)
+        try:
+            key = svc.key()
+            taken, made = svc.create(key, email=f"{unique('taken')}@example.com"), svc.create(key)
+            mask = FieldMask(paths=["email"])
+            refused = svc.error("UpdateUser", api.UpdateUserRequest(
+                user=user_pb2.User(id=made.id, email=taken.email), update_mask=mask), key)
+            assert refused.code == grpc.StatusCode.ALREADY_EXISTS
+            assert refused.fields == ["email"]
+            email = f"{unique('free')}@example.com"
+            written = svc.call("UpdateUser", api.UpdateUserRequest(
+                user=user_pb2.User(id=made.id, email=email), update_mask=mask), key)
+            assert written.email == email
+            assert svc.get_user(key, made.id).email == email
+        finally:
+            svc.stop()

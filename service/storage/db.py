@@ -150,10 +150,10 @@ class Database:
         return len(self._statements)
 
     def execute(self, sql: str, params: Sequence[Any]) -> Any:
-        """Run rendered SQL: straight on the sqlite3 connection, or through Peewee's pooled connection."""
+        """Run rendered SQL: straight on the sqlite3 connection, or prepared on the pooled PostgreSQL one."""
         if self.is_sqlite:
             return self.db.connection().execute(sql, params)
-        return self.db.execute_sql(sql, params)
+        return self.db.execute_prepared(sql, params)
 
     def one(self, sql: str, params: Sequence[Any]) -> Any:
         with self.guard():
