@@ -23,7 +23,7 @@ class Audit:
         names = sorted({p.split(".", 1)[0] for p in paths})
         sql = self.database.sql("audit", lambda: UserChangeRow.insert(
             tenant_id=0, user_id="", key_id="", method="", paths="", old_values="", new_values="", change_time=0))
-        self.database.execute(sql, (tenant_id, user_id, key_id, method, json.dumps(list(paths)),
+        self.database.defer(sql, (tenant_id, user_id, key_id, method, json.dumps(list(paths)),
                                     values_json(old, names), values_json(new, names), now))
 
     def changes(self, tenant_id: int, user_id: str, *, page_size: int, after_seq: int

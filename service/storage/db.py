@@ -155,6 +155,20 @@ class Database:
             return self.db.connection().execute(sql, params)
         return self.db.execute_prepared(sql, params)
 
+    def defer(self, sql: str, params: Sequence[Any]) -> None:
+        """A write whose result nobody reads, inside a write transaction. SQLite runs it now; PostgreSQL
+        sends it with the transaction's next statement or its ``COMMIT`` (``postgres.Pooled``): a
+        refused one is then reported by the commit, and rolls everything back all the same."""
+        if self.is_sqlite:
+            self.db.connection().execute(sql, params)
+        else:
+            self.db.defer(sql, params)
+
+    def flush(self) -> None:
+        """Send the deferred writes now, so the database judges them (a validate-only write, before its rollback)."""
+        if not self.is_sqlite:
+            self.db.flush()
+
     def one(self, sql: str, params: Sequence[Any]) -> Any:
         with self.guard():
             return self.execute(sql, params).fetchone()

@@ -109,8 +109,25 @@ def numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda m: m.group() if m.group() == "%%" else f"${next(counter)}", sql)
 
 
+class Pending:
+    """What this thread's transaction has not sent yet: its ``BEGIN``, and writes whose results nobody reads."""
+
+    __slots__ = ("begin", "params", "preparing", "statements")
+
+    def __init__(self) -> None:
+        self.begin: str | None = None
+        self.statements: list[str] = []
+        self.params: list[Any] = []
+        self.preparing = False  # a PREPARE is among the statements
+
+    def take(self) -> tuple[str | None, list[str], list[Any], bool]:
+        taken = self.begin, self.statements, self.params, self.preparing
+        self.begin, self.statements, self.params, self.preparing = None, [], [], False
+        return taken
+
+
 class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
-    """Peewee's pool, with two round trips fewer per call.
+    """Peewee's pool, with fewer round trips per call: a write of an existing user is two.
 
     - No ``SELECT 1`` on every checkout: the service checks a connection out for every call
       (``service.dbthreads``). A checkout trusts what psycopg2 knows locally (closed, or its
@@ -119,8 +136,15 @@ class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
       the pool's idle connections with it, so the next call opens a fresh one.
     - ``BEGIN`` travels with the transaction's first statement (``BEGIN; SELECT ... FOR UPDATE`` in one
       simple-protocol message; psycopg2 returns the last statement's rows), and a transaction that ran
-      no statement sends neither ``BEGIN`` nor ``COMMIT``. Each round trip is a wait and a GIL hand-off
-      for the thread that runs it (docs/benchmarks.md, "PostgreSQL").
+      no statement sends neither ``BEGIN`` nor ``COMMIT``.
+    - Writes whose results nobody reads (``defer``: the ``UPDATE``, the audit and request-id ``INSERT`` statements)
+      travel with the transaction's next statement or with its ``COMMIT``: ``UPDATE ...; INSERT ...;
+      COMMIT`` is one message. PostgreSQL runs them in order and stops at the first error, which the
+      message then raises, so a refused write is reported at ``COMMIT`` with nothing written; a
+      rollback drops what was not sent. ``flush`` sends them now (a validate-only write, which must
+      hear the unique indexes before it rolls back).
+    Each round trip is a wait and a GIL hand-off for the thread that runs it (docs/benchmarks.md,
+    "PostgreSQL").
     """
 
     def __init__(self, *args: Any, prepare: bool = True, **kwargs: Any) -> None:
@@ -128,10 +152,17 @@ class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
             kwargs["connection_factory"] = Session
         super().__init__(*args, **kwargs)
         self.prepare = prepare
-        self._deferred = threading.local()  # per thread: the BEGIN not sent yet
+        self._local = threading.local()
         #: Statement text -> its prepared name, shared by every connection; a name is never reused.
         self._names: dict[str, str] = {}
         self._counter = itertools.count(1)
+
+    @property
+    def _pending(self) -> Pending:
+        pending: Pending | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = Pending()
+        return pending
 
     def _is_closed(self, conn: Any) -> bool:
         return bool(conn.closed) or self._adapter.txn_status(conn) == self._adapter.txn_unknown
@@ -140,51 +171,81 @@ class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
         if self.is_closed():  # check out now: a checkout resets this thread's transaction stack
             self.connect()
         level = isolation_level if isolation_level is not None else self._isolation_level
-        self._deferred.begin = (f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
-                                if level else "BEGIN")
+        self._pending.take()
+        self._pending.begin = (f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}"
+                               if level else "BEGIN")
 
-    def _take_begin(self) -> str | None:
-        begin: str | None = getattr(self._deferred, "begin", None)
-        self._deferred.begin = None
-        return begin
+    def _send(self, statements: list[str], params: list[Any] | None, preparing: bool) -> Any:
+        """One message; a failed one with a ``PREPARE`` in it leaves this connection's prepared set unknown."""
+        try:
+            return super().execute_sql("; ".join(statements), params)
+        except BaseException:
+            if preparing:
+                self.connection().prepared = None  # which of them ran is not known
+            raise
+
+    def _message(self, statements: list[str], params: Any, preparing: bool) -> tuple[list[str], Any, bool]:
+        """``statements`` after what is pending on this thread, with all their parameters."""
+        begin, pending, values, waiting = self._pending.take()
+        if pending:
+            params = [*values, *(params or ())]
+        return [*([begin] if begin else []), *pending, *statements], params, preparing or waiting
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
-        begin = self._take_begin()
-        return super().execute_sql(f"{begin}; {sql}" if begin else sql, params)
+        return self._send(*self._message([sql], params, False))
 
-    def execute_prepared(self, sql: str, params: Any) -> Any:
-        """Run one of the store's statements as a prepared one: ``PREPARE`` it on this connection the
-        first time, in the same message as its ``EXECUTE``."""
+    def _statement(self, sql: str, params: Any) -> tuple[list[str], bool]:
+        """The statements that run ``sql`` prepared on this connection (``PREPARE`` it the first time), and
+        whether one of them is a ``PREPARE``. The name counts as prepared from here; a failure undoes that."""
         if not self.prepare:
-            return self.execute_sql(sql, params)
+            return [sql], False
         name = self._names.get(sql)
         if name is None:
             if len(self._names) >= 4 * MAX_PREPARED:  # bounded, as Database.sql's cache; names stay unique
                 self._names.clear()
             name = self._names.setdefault(sql, f"userservice_{next(self._counter)}")
         conn = self.connection()
-        parts = []
+        statements = []
         if conn.prepared is None or len(conn.prepared) >= MAX_PREPARED:
-            parts.append("DEALLOCATE ALL")
+            statements.append("DEALLOCATE ALL")
             conn.prepared = set()
-        if name not in conn.prepared:
-            parts.append(f"PREPARE {name} AS {numbered(sql)}")
-        parts.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}")
-        try:
-            cursor = self.execute_sql("; ".join(parts), params)
-        except BaseException:
-            if len(parts) > 1:
-                conn.prepared = None  # which of them ran is not known
-            raise
-        conn.prepared.add(name)
-        return cursor
+        preparing = name not in conn.prepared
+        if preparing:
+            statements.append(f"PREPARE {name} AS {numbered(sql)}")
+            conn.prepared.add(name)
+        statements.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}")
+        return statements, preparing
+
+    def execute_prepared(self, sql: str, params: Any) -> Any:
+        """Run one of the store's statements, prepared (``_statement``), with what is pending."""
+        statements, preparing = self._statement(sql, params)
+        return self._send(*self._message(statements, params, preparing))
+
+    def defer(self, sql: str, params: Any) -> None:
+        """Send this write with the transaction's next message (a statement, ``flush`` or ``COMMIT``)."""
+        statements, preparing = self._statement(sql, params)
+        pending = self._pending
+        pending.statements += statements
+        pending.params += params
+        pending.preparing = pending.preparing or preparing
+
+    def flush(self) -> None:
+        """Send the deferred writes now (nothing when there are none)."""
+        if self._pending.statements:
+            self._send(*self._message([], None, False))
 
     def commit(self) -> None:
-        if self._take_begin() is None:
+        begin, pending, params, preparing = self._pending.take()
+        if pending:
+            self._send([*([begin] if begin else []), *pending, "COMMIT"], params, preparing)
+        elif begin is None:  # a transaction that sent nothing has nothing to commit
             super().commit()
 
     def rollback(self) -> None:
-        if self._take_begin() is None:
+        begin, _, _, preparing = self._pending.take()
+        if preparing:
+            self.connection().prepared = None  # PREPAREs that were never sent
+        if begin is None:
             super().rollback()
 
 

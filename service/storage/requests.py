@@ -65,7 +65,7 @@ class Requests:
         database = self.database
         sql = database.sql("remember", lambda: RequestRow.insert(
             tenant_id=0, request_id="", method="", user_id="", response=b"", create_time=0, digest=""))
-        database.execute(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now,
+        database.defer(sql, (tenant_id, request_id, method, user.id, user.SerializeToString(), now,
                                digest or None))
         self.remembered += 1
         if self.remembered % SWEEP_EVERY == 0:

@@ -153,6 +153,7 @@ class Users:
             self.audit.record(command.tenant_id, created.id, command.key_id, command.method, paths, User(), created,
                               now)
             if command.validate_only:
+                self.database.flush()
                 raise _RolledBack(created)
             self.requests.remember(command.tenant_id, command.request_id, command.method, created, now,
                                    _digest(command))
@@ -175,6 +176,7 @@ class Users:
             change = command.execute(current, now)
             new, changed = self._write(row, current, change, now)
             if command.validate_only:  # nothing is written: the user keeps its etag and update time
+                self.database.flush()  # the unique indexes judge the write before it rolls back
                 new.etag = current.etag
                 new.update_time.CopyFrom(current.update_time)
                 raise _RolledBack(new)
@@ -206,7 +208,7 @@ class Users:
             columns = _ordered(frozenset(values))
             sql = self.database.sql(("update", columns), lambda: UserRow.update(
                 {getattr(UserRow, c): None for c in columns}).where(UserRow.seq == 0))
-            self.database.execute(sql, (*(values[c] for c in columns), row[0]))
+            self.database.defer(sql, (*(values[c] for c in columns), row[0]))
         return new, changed
 
     @staticmethod
