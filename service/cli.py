@@ -14,6 +14,7 @@ from service.errors import ServiceError
 from service.replicas import check_replicas
 from service.settings import Settings
 from service.storage import Store
+from service.storage.postgres import DEFAULT_WORKERS
 from service.users.lockout import LoginPolicy
 from service.users.validation import MAX_PASSWORD, MIN_PASSWORD
 
@@ -58,8 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-listen", default="127.0.0.1",
                        help="address the metrics endpoint listens on (default %(default)s)")
     serve.add_argument("--pool-size", type=int, default=None,
-                       help="PostgreSQL: transactions in flight per server process (threads, each with a pooled "
-                            "connection; default 8, at most the URL's max_connections - 1; docs/scaling.md)")
+                       help="PostgreSQL: transactions in flight per server process (threads, each with a "
+                            f"pooled connection; default {DEFAULT_WORKERS}, at most the URL's max_connections - 1; "
+                            "docs/scaling.md)")
     serve.add_argument("--replicas", type=int, default=1,
                        help="server processes behind one Envoy, replica i on --grpc-port + i (PostgreSQL only)")
 

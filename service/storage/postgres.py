@@ -47,8 +47,9 @@ POOL_DEFAULTS: dict[str, Any] = {
     "timeout": 5,  # seconds to wait for a free pooled connection
     "connect_timeout": 5,  # psycopg2: seconds to reach the server, so a dead host fails fast
 }
-#: Transactions in flight per server process (threads of ``service.dbthreads``) without ``--pool-size``.
-DEFAULT_WORKERS = 8
+#: Transactions in flight per server process (threads of ``service.dbthreads``) without ``--pool-size``: 4
+#: did 1.1-1.2x the calls/s of 8 with two round trips per write (docs/scaling.md, "Sizing").
+DEFAULT_WORKERS = 4
 #: Row-lock waits and statements end after this long (milliseconds); the call gets UNAVAILABLE.
 LOCK_TIMEOUT_MS = 5000
 STATEMENT_TIMEOUT_MS = 15000

@@ -7,9 +7,9 @@ from service.storage import postgres
 URL = "postgresql://postgres@127.0.0.1:5432/users"
 
 
-def test_pool_size_defaults_to_eight_threads_and_one_connection_more() -> None:
-    assert postgres.workers(URL) == postgres.DEFAULT_WORKERS == 8
-    assert postgres.connections(URL) == 9
+def test_pool_size_defaults_to_four_threads_and_one_connection_more() -> None:
+    assert postgres.workers(URL) == postgres.DEFAULT_WORKERS == 4
+    assert postgres.connections(URL) == 5
 
 
 def test_pool_size_flag_sets_the_threads_and_the_connections() -> None:
