@@ -160,7 +160,7 @@ class Database:
         sends it with the transaction's next statement or its ``COMMIT`` (``postgres.Pooled``): a
         refused one is then reported by the commit, and rolls everything back all the same."""
         if self.is_sqlite:
-            self.db.connection().execute(sql, params)
+            self.execute(sql, params)
         else:
             self.db.defer(sql, params)
 

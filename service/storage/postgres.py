@@ -236,10 +236,9 @@ class Pooled(PooledPostgresqlDatabase):  # type: ignore[misc]
             self._send(*self._message([], None, False))
 
     def commit(self) -> None:
-        begin, pending, params, preparing = self._pending.take()
-        if pending:
-            self._send([*([begin] if begin else []), *pending, "COMMIT"], params, preparing)
-        elif begin is None:  # a transaction that sent nothing has nothing to commit
+        if self._pending.statements:
+            self._send(*self._message(["COMMIT"], None, False))
+        elif self._pending.take()[0] is None:  # a transaction that sent nothing has nothing to commit
             super().commit()
 
     def rollback(self) -> None:
