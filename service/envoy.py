@@ -24,8 +24,9 @@ from service.unixhttp import UnixHTTPConnection
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "envoy.yaml"
 DESCRIPTOR = ROOT / "generated" / "userservice.pb"
-#: The services Envoy transcodes: UserService and every seed adapter.
-SERVICES = (user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name, *compat.SERVICES)
+#: The services Envoy transcodes: UserService and every seed adapter (their replies run the Lua filter).
+CANONICAL = user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
+SERVICES = (CANONICAL, *compat.SERVICES)
 #: HTTP status of an Envoy local reply -> the gRPC code its JSON body names.
 LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8,
                      431: 8, 500: 13, 502: 14, 503: 14, 504: 4}
@@ -99,6 +100,7 @@ def render(http_port: int, grpc_ports: Sequence[int], *, listen: str = "127.0.0.
         .replace("__MAX_HEADERS_KB__", str(MAX_HEADERS_KB))
         .replace("__DESCRIPTOR__", str(DESCRIPTOR))
         .replace("__SERVICES__", ", ".join(services))
+        .replace("__CANONICAL_SERVICE__", CANONICAL)
         .replace("__LOCAL_REPLY_MAPPERS__", mappers)
         .replace("__MAX_DIRECT_RESPONSE_BODY__", str(docs.MAX_BODY))
         .replace("__DOCS_ROUTES__", docs.envoy_routes())
