@@ -30,7 +30,7 @@ syncano-client:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,compat-clients]'
+	$(PY) -m pip install -q -e '.[dev,compat-clients,bench]'
 	touch $@
 
 $(SYNCANO_VENV)/.installed: build/syncano-requirements.txt

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
 UPDATE = "/userservice.v1.UserService/UpdateUser"
+PEER = "REST PATCH FastAPI peer 16 conns"
 LIST = "/userservice.v1.UserService/ListUsers"
 
 
@@ -221,14 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         cpu.setdefault(result.name, []).append({**meter.per_call(result.requests), "cores": meter.cores})
         return result
 
-    noop_port, grpc_port, http_port = free_port(), free_port(), free_port()
-    with process([sys.executable, "-m", "bench.noop_server", "--port", str(noop_port)], run_dir / "noop.log",
-                 "ready") as noop, serve(small, grpc_port, http_port, run_dir / "serve-10000.log") as server:
+    noop_port, grpc_port, http_port, peer_port = free_port(), free_port(), free_port(), free_port()
+    with ExitStack() as stack:
+        noop = stack.enter_context(process([sys.executable, "-m", "bench.noop_server", "--port", str(noop_port)],
+                                           run_dir / "noop.log", "ready"))
+        server = stack.enter_context(serve(small, grpc_port, http_port, run_dir / "serve-10000.log"))
+        peer = None if "rest" in skip else stack.enter_context(process(  # issue 20: the hand-written peer
+            [sys.executable, "-m", "bench.fastapi_peer", "--database", str(run_dir / "fastapi-peer.db"),
+             "--port", str(peer_port), "--build", str(n)], run_dir / "fastapi-peer.log", "Uvicorn running on"))
         check_grpc(grpc_port, key, width)
         # Warm both up (connections, caches, first-call code paths), then alternate floor and service,
         # round after round: each ratio is taken within a round, seconds apart.
         measured_update("warm-up floor", noop_port, None, None, width, 16, 2000)
         measured_update("warm-up service", grpc_port, key, small, width, 16, 2000)
+        if peer is not None:
+            wrk_patch("warm-up peer", peer_port, key=key, users=n, width=width, connections=16, seconds=1)
         tokens = {page: page_token(grpc_port, key, page, 20) for page in (1, 500)} if "list" not in skip else {}
         for i in range(args.rounds):
             print(f"round {i + 1}/{args.rounds}", flush=True)
@@ -237,9 +245,12 @@ def main(argv: list[str] | None = None) -> int:
                              width, streams, args.requests))
                 show(metered(server.pid, measured_update, f"UpdateUser gRPC {streams} streams", grpc_port, key,
                              small, width, streams, args.requests))
-                if "rest" not in skip:
+                if peer is not None:
                     show(metered(server.pid, wrk_patch, f"REST PATCH Envoy {streams} conns", http_port, key=key,
                                  users=n, width=width, connections=streams, seconds=args.seconds))
+                if peer is not None and streams == 16:
+                    show(metered(peer.pid, wrk_patch, PEER, peer_port, key=key, users=n, width=width,
+                                 connections=streams, seconds=args.seconds))
             for page, token in tokens.items():
                 body = grpc_body(user_service_pb2.ListUsersRequest(page_size=20, page_token=token))
                 show(h2load(f"ListUsers page {page} (size 20)", grpc_port, LIST, body, key=key, streams=16,
@@ -296,12 +307,17 @@ def cpu_times() -> tuple[int, int]:
     return fields[7], sum(fields[:8])
 
 
+def ratios(results: dict[str, list[Result]], a: str, b: str, field: str = "rps") -> list[float]:
+    """``a``'s ``field`` / ``b``'s, round by round (empty: not measured)."""
+    if a not in results or b not in results:
+        return []
+    return [getattr(x, field) / getattr(y, field) for x, y in zip(results[a], results[b], strict=True)]
+
+
 def ratio(results: dict[str, list[Result]], a: str, b: str, field: str = "rps") -> float | None:
     """The median over rounds of ``a``'s ``field`` / ``b``'s in the same round (None: not measured)."""
-    if a not in results or b not in results:
-        return None
-    return statistics.median(getattr(x, field) / getattr(y, field)
-                             for x, y in zip(results[a], results[b], strict=True))
+    found = ratios(results, a, b, field)
+    return statistics.median(found) if found else None
 
 
 def print_cpu(cpu: dict[str, list[dict[str, float]]]) -> None:
@@ -366,6 +382,9 @@ def report(results: dict[str, list[Result]], run_dir: Path, rounds: int,
         goal("REST p99 at 16 conns <= 25 ms", p99, p99 <= 25)
     x = ratio(results, "REST PATCH Envoy 64 conns", "UpdateUser gRPC 64 streams")
     goal("REST/gRPC at 64 (no goal)", x, None)
+    peer = ratios(results, "REST PATCH Envoy 16 conns", PEER)
+    if peer:  # issue 20: in every round, so the lowest of them
+        goal("REST/FastAPI peer at 16, lowest round >= 4", min(peer), min(peer) >= 4)
     big = [k for k in r if k.startswith("UpdateUser 16 streams, ") and k.endswith("k users") and "10k" not in k]
     if big:
         x = ratio(results, big[0], "UpdateUser 16 streams, 10k users")
