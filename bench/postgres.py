@@ -9,8 +9,11 @@ after another, at 16 concurrent streams or connections:
   the simple protocol (``-M simple``: how it sent them before, the floor the issue measured against);
 - the same service on SQLite (the 10,000-user file of the run), gRPC;
 - PostgreSQL with every database call inline on the event loop (``bench.variant_server``'s
-  ``threads`` part removed: the server before issue 16), gRPC: the A/B for ``service.dbthreads``;
+  ``threads`` part removed, no writer process: the server before issue 16), gRPC: the A/B for
+  ``service.dbthreads``;
 - PostgreSQL, 1 replica: gRPC straight to it, and REST (PATCH) through Envoy;
+- PostgreSQL, 1 replica with ``--no-writer-process`` (writes on the server's own threads, as before
+  2026-12-03), gRPC: the A/B for the writer process;
 - PostgreSQL, 1 replica with ``?prepared_statements=false``, gRPC: the A/B for prepared statements;
 - PostgreSQL, ``--replicas 2``: gRPC and REST, both through Envoy.
 Ratios are medians of per-round ratios (docs/benchmarks.md). Each row also gives where the CPU went, in
@@ -54,6 +57,7 @@ SQLITE = "SQLite gRPC"
 INLINE = "PostgreSQL inline on the loop (before), gRPC"
 ONE, ONE_REST = "PostgreSQL 1 replica gRPC", "PostgreSQL 1 replica REST"
 UNPREPARED = "PostgreSQL 1 replica gRPC, no prepared statements"
+ONE_PROCESS = "PostgreSQL 1 replica gRPC, no writer process"
 TWO, TWO_REST = "PostgreSQL 2 replicas gRPC (Envoy)", "PostgreSQL 2 replicas REST"
 
 
@@ -141,9 +145,10 @@ def pgbench(url: str, script: Path, seconds: int, *, prepared: bool = True) -> R
 
 
 def userservice(url: str, log: Path, *, http_port: int | None, replicas: int = 1,
-                variant: str = "", checkout: Path | None = None) -> Any:
+                variant: str = "", checkout: Path | None = None, extra: tuple[str, ...] = ()) -> Any:
     """``userservice serve`` on ``url`` (``variant``: bench.variant_server with BENCH_REMOVE=variant;
-    ``checkout``: another checkout's ``service.cli``, every process of it on its own code)."""
+    ``checkout``: another checkout's ``service.cli``, every process of it on its own code; ``extra``: more
+    arguments of ``serve``)."""
     from bench.run import BIN, free_port, process
 
     env = {**os.environ, "BENCH_REMOVE": variant}
@@ -152,7 +157,7 @@ def userservice(url: str, log: Path, *, http_port: int | None, replicas: int = 1
         command = [sys.executable, "-m", "service.cli"]
         env.update(PYTHONPATH=f"{checkout.resolve()}/generated:{checkout.resolve()}", PYTHONSAFEPATH="1")
     args = [*command, "serve", "--database", url, "--grace", "2", "--replicas", str(replicas),
-            "--grpc-port", "0" if replicas > 1 else str(free_port())]
+            "--grpc-port", "0" if replicas > 1 else str(free_port()), *extra]
     args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]
     return process(args, log, "userservice: gRPC on", env=env)
 
@@ -254,7 +259,10 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
 
         sqlite_port = free_port()
         sqlite = stack.enter_context(serve(sqlite_db, sqlite_port, None, run_dir / "pg-sqlite.log"))
-        inline = stack.enter_context(userservice(url, run_dir / "pg-inline.log", http_port=None, variant="threads"))
+        inline = stack.enter_context(userservice(url, run_dir / "pg-inline.log", http_port=None, variant="threads",
+                                                 extra=("--no-writer-process",)))
+        one_process = stack.enter_context(userservice(url, run_dir / "pg-one-process.log", http_port=None,
+                                                      extra=("--no-writer-process",)))
         one_http, two_http = free_port(), free_port()
         one = stack.enter_context(userservice(url, run_dir / "pg-1.log", http_port=one_http))
         unprepared = stack.enter_context(userservice(f"{url}?prepared_statements=false", run_dir / "pg-simple.log",
@@ -262,10 +270,10 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
         two = stack.enter_context(userservice(url, run_dir / "pg-2.log", http_port=two_http, replicas=2))
         ports = {SQLITE: sqlite_port, INLINE: grpc_port(run_dir / "pg-inline.log"),
                  ONE: grpc_port(run_dir / "pg-1.log"), UNPREPARED: grpc_port(run_dir / "pg-simple.log"),
-                 TWO: two_http}
+                 ONE_PROCESS: grpc_port(run_dir / "pg-one-process.log"), TWO: two_http}
         roots: dict[str, int | None] = {
             SQLITE: sqlite.pid, INLINE: inline.pid, ONE: one.pid, ONE_REST: one.pid, TWO: two.pid, TWO_REST: two.pid,
-            UNPREPARED: unprepared.pid, FLOOR: None, FLOOR_SIMPLE: None}
+            UNPREPARED: unprepared.pid, ONE_PROCESS: one_process.pid, FLOOR: None, FLOOR_SIMPLE: None}
         checkouts = []
         for tree in against or []:  # an old-against-new A/B: the same database, the same rounds
             name = f"{ONE}, checkout {tree.name}"
@@ -297,6 +305,7 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
             (INLINE, lambda: grpc(INLINE, requests)),
             (ONE, lambda: grpc(ONE, requests)),
             *[(name, lambda name=name: grpc(name, requests)) for name in checkouts],
+            (ONE_PROCESS, lambda: grpc(ONE_PROCESS, requests)),
             (UNPREPARED, lambda: grpc(UNPREPARED, requests)),
             (ONE_REST, lambda: rest(ONE_REST, one_http)),
             (TWO, lambda: grpc(TWO, requests)),
@@ -357,6 +366,9 @@ def report(results: dict[str, list[Result]], cores: dict[str, list[dict[str, flo
     x = p99(ONE_REST)
     goal("1 replica REST p99 <= 40 ms", x, x is not None and x <= 40)
     goal("threads / inline on the loop (A/B, no goal)", ratio(results, ONE, INLINE), None)
+    goal("writer process / one process (A/B, no goal)", ratio(results, ONE, ONE_PROCESS), None)
+    x = p99(ONE_PROCESS)
+    goal("1 replica gRPC p99, no writer process (no goal)", x, None)
     goal("prepared statements / none (A/B, no goal)", ratio(results, ONE, UNPREPARED), None)
     for name in results:
         if name.startswith(f"{ONE}, checkout "):

@@ -52,16 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--sqlite-max-page-count", type=int, default=None,
                        help="test-only: cap the SQLite file at this many pages, to simulate a full disk")
     serve.add_argument("--no-writer-process", action="store_true",
-                       help="SQLite: write from the server process itself instead of a writer process (one core)")
+                       help="write from the server process itself instead of a writer process (one process, "
+                            "one interpreter lock)")
     serve.add_argument("--metrics-port", type=int, default=None,
                        help="serve Prometheus metrics on this port (default: off; 0: a free port); with "
                             "--replicas, replica i on PORT + 1 + i (docs/api.md)")
     serve.add_argument("--metrics-listen", default="127.0.0.1",
                        help="address the metrics endpoint listens on (default %(default)s)")
     serve.add_argument("--pool-size", type=int, default=None,
-                       help="PostgreSQL: transactions in flight per server process (threads, each with a "
-                            f"pooled connection; default {DEFAULT_WORKERS}, at most the URL's max_connections - 1; "
-                            "docs/scaling.md)")
+                       help="PostgreSQL: transactions in flight per process, in the writer process and for the "
+                            f"server's reads (threads, each with a pooled connection; default {DEFAULT_WORKERS}, at "
+                            "most the URL's max_connections - 1; docs/scaling.md)")
     serve.add_argument("--replicas", type=int, default=1,
                        help="server processes behind one Envoy, replica i on --grpc-port + i (PostgreSQL only)")
 

@@ -1,7 +1,8 @@
 """PostgreSQL: the store's work on a bounded pool of threads, so the event loop never waits on the database.
 
-On PostgreSQL every write command (``service.users.update``) and the servicer's reads run here, on
-one of ``store.database.workers`` threads (``--pool-size``, see ``service.storage.postgres``). Each
+On PostgreSQL the writer process (``service.writer``) runs every write command (``service.users.update``)
+here, and the server its reads (both, with ``--no-writer-process``), on one of ``store.database.workers``
+threads (``--pool-size``, see ``service.storage.postgres``). Each
 call checks a connection out of Peewee's pool (Peewee keeps the connection per thread), runs the
 store's own synchronous code (the ``FOR UPDATE``, the ``UPDATE``, the audit ``INSERT``, ``COMMIT``,
 and ``retry``'s bounded backoff), then gives it back. psycopg2 releases the GIL while it waits on the

@@ -9,7 +9,7 @@ returns at once.
   its own placed first, in plain integers that a collector reads at scrape time: prometheus-client's
   ``Counter``/``Histogram`` would cost about three times as much per call in memory, ten times in
   multiprocess mode, on a service whose calls cost a few hundred microseconds.
-- The SQLite writer is a child process: prometheus-client's multiprocess mode, not a channel of our
+- The writer is a child process: prometheus-client's multiprocess mode, not a channel of our
   own. ``start`` names a fresh directory in ``PROMETHEUS_MULTIPROC_DIR`` and ``USERSERVICE_METRICS_DIR``
   before the writer starts; the writer inherits both, this module turns metrics on when it is imported
   there, and the server's endpoint sums the processes' files.
@@ -70,7 +70,7 @@ class _Recorded:
             "userservice_password_hash_rejections", "Password operations refused because the pool's queue "
             "was full (RESOURCE_EXHAUSTED, PASSWORD_POOL_FULL).", registry=registry)
         self.writer_restarts = Counter(
-            "userservice_writer_restarts", "SQLite writer processes started after the first one.",
+            "userservice_writer_restarts", "Writer processes started after the first one.",
             registry=registry)
 
 
@@ -253,7 +253,7 @@ CALLS = CallMetrics()
 def start(port: int, listen: str = "127.0.0.1", *, child_processes: bool = False, parent: bool = False) -> Exporter:
     """Turn metrics on in this process and serve them on ``listen:port`` (0: a free port).
 
-    ``child_processes``: processes started from now on with this environment (the SQLite writer) record
+    ``child_processes``: processes started from now on with this environment (the writer) record
     into files this endpoint reads (multiprocess mode); call before starting them, and before anything
     imports prometheus_client. ``parent``: this is the replicas' parent, which serves no calls and only
     counts replica restarts (and serves Envoy's stats, once ``add_envoy`` names its socket).
@@ -279,5 +279,5 @@ def start(port: int, listen: str = "127.0.0.1", *, child_processes: bool = False
     return Exporter(port, listen, registry, directory)
 
 
-if os.environ.get(ENV_DIR):  # a child process (the SQLite writer) of a server whose endpoint reads our files
+if os.environ.get(ENV_DIR):  # a child process (the writer) of a server whose endpoint reads our files
     _on = _Recorded(registry=None)

@@ -110,8 +110,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     Envoy runs in a session of its own, so a signal to the whole process group reaches this process only,
     and the order is the same whatever the signal reached (``service.processes.spawn_owned``).
 
-    On SQLite (unless ``settings.writer_process`` is off) write commands run in a writer process
-    (``service.writer``). ``parts``: the classes to build it from (a benchmark injects variants).
+    Unless ``settings.writer_process`` is off, write commands run in a writer process (``service.writer``);
+    on PostgreSQL the server's reads run on its database threads (``service.dbthreads``), and without a
+    writer process its writes too. ``parts``: the classes to build it from (a benchmark injects variants).
     ``settings.metrics_port``: serve Prometheus metrics there (``service.metrics``).
     """
     store = parts.store(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
@@ -124,9 +125,9 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
     exporter = None
     if settings.metrics_port is not None:  # before the writer starts: it inherits where to record
         exporter = metrics.start(settings.metrics_port, settings.metrics_listen,
-                                 child_processes=store.is_sqlite and settings.writer_process)
-    if store.is_sqlite and settings.writer_process:  # the writer process writes (and checkpoints the WAL)
-        writer = parts.writer(settings)
+                                 child_processes=settings.writer_process)
+    if settings.writer_process:  # the writer process writes (and checkpoints SQLite's WAL)
+        writer = parts.writer(settings, reads=threads)
         await writer.start()
     else:
         store.checkpoint_in_background()

@@ -20,7 +20,7 @@ class Settings:
     password_min_length: int = 8  # the shortest new password (docs/api.md, "Passwords")
     grace: float = 10.0
     busy_timeout_ms: int = 5000
-    writer_process: bool = True  # SQLite: writes run in a writer process
+    writer_process: bool = True  # writes run in a writer process (service.writer)
     replicas: int = 1
     metrics_port: int | None = None  # None: no metrics endpoint (service.metrics)
     metrics_listen: str = "127.0.0.1"

@@ -1,7 +1,8 @@
-"""SQLite's writer process (service/writer.py): writes run there, it is replaced if it dies, it never
+"""The writer process (service/writer.py): writes run there, it is replaced if it dies, it never
 outlives the server, and ``--no-writer-process`` keeps everything in one process.
 
-About SQLite on purpose (PostgreSQL has no writer process): each test runs its own server on a SQLite file.
+Each test runs its own server on a SQLite file; the first two also on a fresh PostgreSQL database (in the
+PostgreSQL pass), where the writer runs its commands on threads of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -17,7 +19,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.support import Service, rpc_error
+from tests.support import Service, fresh_postgres, rpc_error
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
 
@@ -62,8 +64,18 @@ def update_rows(svc: Service, user_id: str) -> int:
                        (user_id,))[0][0])
 
 
-def test_writes_run_in_one_writer_process_child_of_the_server(tmp_path: Path) -> None:
-    svc = Service(tmp_path, envoy=False)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres_only)])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (a SQLite file in the test's directory), or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        with fresh_postgres("userservice_writer") as url:
+            yield url
+
+
+def test_writes_run_in_one_writer_process_child_of_the_server(tmp_path: Path, database: str | None) -> None:
+    svc = Service(tmp_path, database, envoy=False)
     try:
         assert len(writers(svc)) == 1
         key = svc.key()
@@ -75,8 +87,9 @@ def test_writes_run_in_one_writer_process_child_of_the_server(tmp_path: Path) ->
         svc.stop()
 
 
-def test_a_killed_writer_is_replaced_and_every_acknowledged_write_is_kept(tmp_path: Path) -> None:
-    svc = Service(tmp_path, envoy=False)
+def test_a_killed_writer_is_replaced_and_every_acknowledged_write_is_kept(tmp_path: Path,
+                                                                          database: str | None) -> None:
+    svc = Service(tmp_path, database, envoy=False)
     try:
         key = svc.key()
         user = svc.create(key, display_name="start")
