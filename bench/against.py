@@ -14,11 +14,9 @@ gRPC UpdateUser (server + writer). ``bench.decompose`` is the gRPC-only variant 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -28,8 +26,7 @@ from typing import Any
 from bench import dataset
 from bench.cpu import Meter
 from bench.load import Result, wrk_patch
-from bench.run import RESULTS, free_port, measured_update, process, serve
-from service.passwords import make_context
+from bench.run import free_port, measured_update, new_run, process, serve_checkout
 
 SERVICE_ROLES = ("server", "writer", "envoy")
 
@@ -41,11 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per REST measurement")
     parser.add_argument("checkouts", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    run_dir = RESULTS / time.strftime("against-%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True)
-    n, width = 10_000, dataset.digits(10_000)
-    template = run_dir / "template.db"
-    dataset.build(template, n, make_context().hash(dataset.PASSWORD))
+    n = 10_000
+    run_dir, template = new_run("against", n)
+    width = dataset.digits(n)
     cpu: dict[str, list[dict[str, float]]] = defaultdict(list)  # measurement -> per round, us per call by role
     ratios: dict[str, list[float]] = defaultdict(list)
 
@@ -70,12 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(template, db)
             key = dataset.admin_key(db)
             grpc_port, http_port = free_port(), free_port()
-            # PYTHONSAFEPATH: no process of it (the writer included) puts the working directory first.
-            os.environ.update(PYTHONPATH=f"{tree.resolve()}/generated:{tree.resolve()}", PYTHONSAFEPATH="1")
-            proc = stack.enter_context(serve(db, grpc_port, http_port, db.with_suffix(".log"),
-                                             command=[sys.executable, "-m", "service.cli"]))
-            os.environ.pop("PYTHONPATH")
-            os.environ.pop("PYTHONSAFEPATH")
+            proc = stack.enter_context(serve_checkout(tree, db, grpc_port, http_port, db.with_suffix(".log")))
             servers.append((label, proc.pid, grpc_port, http_port, key, db))
         measured_update("warm-up", floor_port, None, None, width, 16, 2000)
         for _, _, grpc_port, http_port, key, db in servers:

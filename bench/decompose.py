@@ -19,15 +19,13 @@ import os
 import shutil
 import statistics
 import sys
-import time
 from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
 
 from bench import dataset
 from bench.cpu import Meter
-from bench.run import RESULTS, free_port, measured_update, process, serve
-from service.passwords import make_context
+from bench.run import free_port, measured_update, new_run, process, serve, serve_checkout
 
 DEFAULT = ["-", "writer", "etag", "log", "store", "store+writer", "store+writer+interceptor+etag"]
 
@@ -41,11 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                              "in the same rounds: an old-against-new A/B")
     parser.add_argument("variants", nargs="*", default=DEFAULT)
     args = parser.parse_args(argv)
-    run_dir = RESULTS / time.strftime("decompose-%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True)
-    n, width = 10_000, dataset.digits(10_000)
-    template = run_dir / "template.db"
-    dataset.build(template, n, make_context().hash(dataset.PASSWORD))
+    run_dir, template = new_run("decompose")
+    width = dataset.digits(10_000)
     rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 
     def measure(name: str, pid: int, port: int, key: str | None, db: Path | None) -> float:
@@ -89,13 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(template, db)
             key = dataset.admin_key(db)
             port = free_port()
-            # PYTHONSAFEPATH: no process of it (the writer included) puts the working directory, this
-            # checkout, before that tree on its path.
-            os.environ.update(PYTHONPATH=f"{tree.resolve()}/generated:{tree.resolve()}", PYTHONSAFEPATH="1")
-            proc = stack.enter_context(serve(db, port, None, db.with_suffix(".log"),
-                                             command=[sys.executable, "-m", "service.cli"]))
-            os.environ.pop("PYTHONPATH")
-            os.environ.pop("PYTHONSAFEPATH")
+            proc = stack.enter_context(serve_checkout(tree, db, port, None, db.with_suffix(".log")))
             servers.append((label, proc.pid, port, key, db))
         measured_update("warm-up", floor_port, None, None, width, 16, 2000)
         for _label, _, port, key, db in servers:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sqlite3
 import statistics
@@ -68,12 +69,31 @@ def process(args: list[str], log: Path, ready: str, timeout: float = 60.0,
 
 
 def serve(db: Path, grpc_port: int, http_port: int | None, log: Path,
-          command: list[str] | None = None, extra: list[str] | None = None) -> contextmanager:  # type: ignore[type-arg]
+          command: list[str] | None = None, extra: list[str] | None = None,
+          env: dict[str, str] | None = None) -> contextmanager:  # type: ignore[type-arg]
     """``userservice serve`` on ``db`` (or ``command`` with the same arguments, as bench.decompose's variants)."""
     args = [*(command or [str(BIN / "userservice")]), "serve", "--database", f"sqlite:///{db}",
             "--grpc-port", str(grpc_port), "--grace", "2", *(extra or [])]
     args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]
-    return process(args, log, "userservice: gRPC on")
+    return process(args, log, "userservice: gRPC on", env=env)
+
+
+def serve_checkout(tree: Path, db: Path, grpc_port: int, http_port: int | None,
+                   log: Path) -> contextmanager:  # type: ignore[type-arg]
+    """``serve`` from another checkout's code (a ``git worktree`` of an older commit): every process of it,
+    the writer included, imports from ``tree`` (PYTHONSAFEPATH: the working directory, this checkout,
+    is not put before it)."""
+    env = {**os.environ, "PYTHONPATH": f"{tree.resolve()}/generated:{tree.resolve()}", "PYTHONSAFEPATH": "1"}
+    return serve(db, grpc_port, http_port, log, command=[sys.executable, "-m", "service.cli"], env=env)
+
+
+def new_run(kind: str, users: int = 10_000) -> tuple[Path, Path]:
+    """A fresh ``bench/results/KIND-<time>/`` and a ``users``-user SQLite database in it, to copy per server."""
+    run_dir = RESULTS / time.strftime(f"{kind}-%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True)
+    template = run_dir / "template.db"
+    dataset.build(template, users, make_context().hash(dataset.PASSWORD))
+    return run_dir, template
 
 
 def update_request(user_id: str) -> user_service_pb2.UpdateUserRequest:
