@@ -133,13 +133,32 @@ def rpc_error(err: grpc.RpcError) -> RpcError:
     return out
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``."""
+    return [int(c) for task in os.listdir(f"/proc/{pid}/task")
+            for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+
+
+def command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie not yet reaped counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 class Service:
-    """`userservice serve` on free ports over its own database; stopped by ``stop()``."""
+    """`userservice serve` on free ports over its own database; stopped by ``stop()``, or sent SIGTERM when
+    the test process dies (a killed or timed-out run leaves no server behind: ``processes.spawn_owned``).
+    It runs in a session (and process group) of its own, as a terminal or a service manager starts it, so a
+    test can signal the whole group (``os.killpg(process.pid, ...)``)."""
 
     def __init__(self, workdir: Path, database: str | None = None, *, envoy: bool = True,
-                 extra: list[str] | None = None, session: bool = False) -> None:
-        """``session``: start it in a session (and process group) of its own, as a terminal or a service
-        manager does, so that a test can signal the whole group (``os.killpg(process.pid, ...)``)."""
+                 extra: list[str] | None = None) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.database = database or f"sqlite:///{workdir}/users.db"
@@ -155,8 +174,8 @@ class Service:
         args += ["--http-port", str(self.http_port)] if envoy else ["--no-envoy"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self._log_start = self._log.tell()
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                        stdin=subprocess.DEVNULL, start_new_session=session)
+        self.process = processes.spawn_owned(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                             stdin=subprocess.DEVNULL)
         self._wait_ready()
         self.channel = grpc.insecure_channel(f"{self.host}:{self.grpc_port}")
         self.stub = user_service_pb2_grpc.UserServiceStub(self.channel)

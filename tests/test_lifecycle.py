@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
 import pytest
 
-from tests.support import Service, refused, unique
+from tests.support import BIN, ROOT, Service, children, command, gone, refused, unique
 
 pytestmark = pytest.mark.process
 
@@ -96,3 +98,20 @@ def test_access_lines_reach_the_log_while_the_server_runs(tmp_path: Path) -> Non
         assert [(c["method"], c["status"]) for c in calls] == [("CreateUser", "OK"), ("GetUser", "OK")]
     finally:
         svc.stop()
+
+
+def test_a_server_a_test_started_stops_when_the_test_process_dies(tmp_path: Path) -> None:
+    """A killed or timed-out test run leaves no server behind (``tests.support.Service``)."""
+    code = ("import sys, time; from pathlib import Path; from tests.support import Service; "
+            f"svc = Service(Path({str(tmp_path / 'svc')!r})); print(svc.process.pid, flush=True); time.sleep(120)")
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=ROOT, text=True) as test_process:
+        try:
+            server = int(test_process.stdout.readline())  # type: ignore[union-attr]
+            envoys = [p for p in children(server) if command(p).startswith(str(BIN / "envoy"))]
+            assert envoys and not gone(server)
+        finally:
+            test_process.kill()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(gone(p) for p in (server, *envoys)):
+        time.sleep(0.1)
+    assert all(gone(p) for p in (server, *envoys))

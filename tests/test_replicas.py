@@ -41,7 +41,7 @@ class Replicas:
         self.http_port = free_port()
         self.log_path = workdir / f"replicas-{self.http_port}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
+        self.process = processes.spawn_owned(  # SIGTERM if the test process dies
             [str(BIN / "userservice"), "serve", "--replicas", str(count), "--database", database,
              "--grpc-port", "0", "--http-port", str(self.http_port), "--grace", "5", "--listen", listen],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.helpers import figure
-from tests.support import Reply, Service, unique
+from tests.support import Reply, Service, gone, unique
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
 CALLS = 12
@@ -43,19 +43,11 @@ def signal_every_process(svc: Service, sig: int) -> None:  # systemd's default K
             os.kill(pid, sig)
 
 
-def gone(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    try:
-        return "zombie" in status.read_text().lower()
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.parametrize(("send", "sig"), [(signal_group, signal.SIGTERM), (signal_group, signal.SIGINT),
                                           (signal_every_process, signal.SIGTERM)])
 def test_a_signal_to_the_process_group_drains_in_flight_rest_calls_then_stops_envoy(
         tmp_path: Path, send: Callable[[Service, int], None], sig: int) -> None:
-    svc = Service(tmp_path / "svc", session=True, extra=["--grace", "20"])
+    svc = Service(tmp_path / "svc", extra=["--grace", "20"])
     key = svc.key("admin")
     replies: list[Reply | str] = []
 
@@ -105,7 +97,7 @@ def test_envoy_leaves_no_shared_memory_file_behind(tmp_path: Path) -> None:
 
 
 def test_envoy_stops_when_the_server_is_killed(tmp_path: Path) -> None:
-    svc = Service(tmp_path / "svc", session=True)
+    svc = Service(tmp_path / "svc")
     envoys = envoy_pids(svc)
     assert envoys
     svc.stop(signal.SIGKILL)

@@ -19,7 +19,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2
 
-from tests.support import Service, fresh_postgres, rpc_error
+from tests.support import Service, children, command, fresh_postgres, gone, rpc_error
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
 
@@ -29,25 +29,8 @@ def rename(user_id: str, name: str) -> user_service_pb2.UpdateUserRequest:
                                               update_mask=field_mask_pb2.FieldMask(paths=["display_name"]))
 
 
-def children(pid: int) -> list[int]:
-    return [int(c) for task in os.listdir(f"/proc/{pid}/task")
-            for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-
-
-def command(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
 def writers(svc: Service) -> list[int]:
     return [c for c in children(svc.process.pid) if "service.writer" in command(c)]
-
-
-def gone(pid: int) -> bool:
-    """Exited (a zombie not yet reaped counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def wait_until(condition: object, timeout: float = 10.0) -> bool:

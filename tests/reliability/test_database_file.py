@@ -34,9 +34,9 @@ def test_a_new_database_its_wal_and_its_directory_are_owner_only(tmp_path: Path)
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([str(BIN / "userservice"), "serve", "--no-envoy", "--grpc-port", str(port),
-                                    "--database", f"sqlite:///{data}/users.db"], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=ROOT)
+        process = processes.spawn_owned([str(BIN / "userservice"), "serve", "--no-envoy", "--grpc-port", str(port),
+                                         "--database", f"sqlite:///{data}/users.db"], stdout=out,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30
         while b"userservice: gRPC on" not in log.read_bytes():
