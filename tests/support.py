@@ -153,7 +153,8 @@ def gone(pid: int) -> bool:
 
 class Service:
     """`userservice serve` on free ports over its own database; stopped by ``stop()``, or sent SIGTERM when
-    the test process dies (a killed or timed-out run leaves no server behind: ``processes.spawn_owned``).
+    the test process dies (a killed or timed-out run leaves no server behind: ``processes.spawn_owned``;
+    Linux sends it when the thread that started the server ends, so start one from the test's own thread).
     It runs in a session (and process group) of its own, as a terminal or a service manager starts it, so a
     test can signal the whole group (``os.killpg(process.pid, ...)``)."""
 
