@@ -149,13 +149,12 @@ def userservice(url: str, log: Path, *, http_port: int | None, replicas: int = 1
     """``userservice serve`` on ``url`` (``variant``: bench.variant_server with BENCH_REMOVE=variant;
     ``checkout``: another checkout's ``service.cli``, every process of it on its own code; ``extra``: more
     arguments of ``serve``)."""
-    from bench.run import BIN, free_port, process
+    from bench.run import BIN, CHECKOUT_COMMAND, checkout_env, free_port, process
 
-    env = {**os.environ, "BENCH_REMOVE": variant}
+    env = {**(checkout_env(checkout) if checkout is not None else os.environ), "BENCH_REMOVE": variant}
     command = [sys.executable, "-m", "bench.variant_server"] if variant else [str(BIN / "userservice")]
-    if checkout is not None:  # PYTHONSAFEPATH: the working directory (this checkout) is not put on its path
-        command = [sys.executable, "-m", "service.cli"]
-        env.update(PYTHONPATH=f"{checkout.resolve()}/generated:{checkout.resolve()}", PYTHONSAFEPATH="1")
+    if checkout is not None:
+        command = CHECKOUT_COMMAND
     args = [*command, "serve", "--database", url, "--grace", "2", "--replicas", str(replicas),
             "--grpc-port", "0" if replicas > 1 else str(free_port()), *extra]
     args += ["--http-port", str(http_port)] if http_port else ["--no-envoy"]

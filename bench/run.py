@@ -78,13 +78,21 @@ def serve(db: Path, grpc_port: int, http_port: int | None, log: Path,
     return process(args, log, "userservice: gRPC on", env=env)
 
 
+#: The command of ``userservice`` run from the code of the checkout ``checkout_env`` names.
+CHECKOUT_COMMAND = [sys.executable, "-m", "service.cli"]
+
+
+def checkout_env(tree: Path) -> dict[str, str]:
+    """An environment in which every process of ``serve`` (the writer included) imports from ``tree``, another
+    checkout (a ``git worktree`` of an older commit); PYTHONSAFEPATH: the working directory, this checkout,
+    is not put before it."""
+    return {**os.environ, "PYTHONPATH": f"{tree.resolve()}/generated:{tree.resolve()}", "PYTHONSAFEPATH": "1"}
+
+
 def serve_checkout(tree: Path, db: Path, grpc_port: int, http_port: int | None,
                    log: Path) -> contextmanager:  # type: ignore[type-arg]
-    """``serve`` from another checkout's code (a ``git worktree`` of an older commit): every process of it,
-    the writer included, imports from ``tree`` (PYTHONSAFEPATH: the working directory, this checkout,
-    is not put before it)."""
-    env = {**os.environ, "PYTHONPATH": f"{tree.resolve()}/generated:{tree.resolve()}", "PYTHONSAFEPATH": "1"}
-    return serve(db, grpc_port, http_port, log, command=[sys.executable, "-m", "service.cli"], env=env)
+    """``serve`` on ``db`` from another checkout's code (``checkout_env``)."""
+    return serve(db, grpc_port, http_port, log, command=CHECKOUT_COMMAND, env=checkout_env(tree))
 
 
 def new_run(kind: str, users: int = 10_000) -> tuple[Path, Path]:
@@ -265,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                              width, streams, args.requests))
                 show(metered(server.pid, measured_update, f"UpdateUser gRPC {streams} streams", grpc_port, key,
                              small, width, streams, args.requests))
-                if peer is not None:
+                if "rest" not in skip:
                     show(metered(server.pid, wrk_patch, f"REST PATCH Envoy {streams} conns", http_port, key=key,
                                  users=n, width=width, connections=streams, seconds=args.seconds))
                 if peer is not None and streams == 16:
