@@ -55,14 +55,13 @@ T = TypeVar("T")
 User = user_pb2.User
 
 
-class Calls:
-    """``Writes`` (``service.users.servicer``) for PostgreSQL: at most ``workers`` calls in flight, commands
-    for one user one at a time. Subclasses say where ``call`` runs: ``Threads`` here, the writer's
-    ``service.greenlets.Greenlets``."""
+class Threads:
+    """``Writes`` (``service.users.servicer``) for PostgreSQL: commands and reads on ``workers`` threads."""
 
     def __init__(self, store: Store, workers: int | None = None) -> None:
         self.store = store
         self.workers = workers or store.database.workers
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="database")
         #: Per user with a command here: its lock, and how many commands hold or wait for it.
         self._users: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = {}
 
@@ -85,31 +84,16 @@ class Calls:
         return await self.call(self.store.users.create, command)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError
+        """``fn(*args)`` on a database thread, awaited."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._job, DEADLINE.get(), fn, args)
 
     def _job(self, deadline: float | None, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """One call, where ``call`` runs it: not started once its deadline passed; its connection given back."""
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceeded("the deadline passed before the database call could start")
         try:
             return fn(*args)
         finally:
             self.store.database.release()
-
-    def close(self) -> None:
-        return None
-
-
-class Threads(Calls):
-    """Commands and reads on ``workers`` threads (the server's reads; both, with ``--no-writer-process``)."""
-
-    def __init__(self, store: Store, workers: int | None = None) -> None:
-        super().__init__(store, workers)
-        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="database")
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on a database thread, awaited."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._job, DEADLINE.get(), fn, args)
 
     def close(self) -> None:
         """Wait for the calls in flight, then stop the threads (after the server has drained)."""

@@ -50,7 +50,6 @@ from service import metrics
 from service.context import DEADLINE
 from service.dbthreads import Threads
 from service.errors import DeadlineExceeded, Internal, ServiceError, Unavailable
-from service.greenlets import Greenlets
 from service.settings import Settings
 from service.storage import Store
 from service.users.commands import Create
@@ -260,11 +259,10 @@ def failure(command: Any, kind: str, exc: BaseException) -> tuple[bool, Any]:
 
 
 class Concurrent:
-    """PostgreSQL: each command in a greenlet (``service.greenlets``) as it arrives, its answer sent when
-    it finishes."""
+    """PostgreSQL: each command on ``Threads`` as it arrives, its answer sent when it finishes."""
 
     def __init__(self, store: Store) -> None:
-        self.calls = Greenlets(store)
+        self.threads = Threads(store)
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
     def on_frames(self, frames: Frames, batch: list[tuple[int, bytes]]) -> None:
@@ -278,9 +276,9 @@ class Concurrent:
 
     async def _run(self, frames: Frames, call: int, body: bytes) -> None:
         kind, command, deadline = pickle.loads(body)
-        DEADLINE.set(deadline)  # not started once passed
+        DEADLINE.set(deadline)  # Threads does not start it once passed
         try:
-            user = await (self.calls.create(command) if kind == "create" else self.calls.run(command))
+            user = await (self.threads.create(command) if kind == "create" else self.threads.run(command))
             answer: tuple[bool, Any] = (True, user.SerializeToString())
         except asyncio.CancelledError:
             return
@@ -292,10 +290,9 @@ class Concurrent:
             frames.send(call, pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
 
     async def close(self) -> None:
-        """The server is gone: let the transactions in flight finish (those of cancelled calls too)."""
+        """The server is gone: let the transactions in flight finish, then stop the threads."""
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-        await self.calls.drained()
-        self.calls.close()
+        self.threads.close()
 
 
 async def _serve(sock: socket.socket, settings: Settings, store_class: type[Store]) -> None:

@@ -114,8 +114,6 @@ class Database:
         #: PostgreSQL: how many threads may run transactions at once (``service.dbthreads``); SQLite: 1.
         self.workers = 1 if self.is_sqlite else postgres.workers(url, pool_size)
         self._statements: dict[Any, str] = {}
-        #: How ``retry`` waits between attempts (in the writer's greenlets: ``service.greenlets.sleep``).
-        self.sleep: Callable[[float], None] = time.sleep
         path = sqlite_file.file_path(self.db.database) if self.is_sqlite else None
         if path is not None:
             sqlite_file.create_owner_only(path)
@@ -183,8 +181,8 @@ class Database:
     def retry(self, run: Callable[[], Any]) -> Any:
         """Run a write transaction, again after a serialization failure or deadlock (bounded, with jitter).
 
-        Between attempts it sleeps a random 0-2^n ms (at most 32) with ``sleep``: on PostgreSQL in a thread
-        of ``service.dbthreads`` or a greenlet of ``service.greenlets``, never holding an event loop. At READ COMMITTED
+        Between attempts the thread sleeps a random 0-2^n ms (at most 32): on PostgreSQL that is a thread
+        of ``service.dbthreads``, never the event loop's. At READ COMMITTED
         (PostgreSQL's default, which the service uses) ``FOR UPDATE`` waits instead, so this is rare.
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -197,7 +195,7 @@ class Database:
                     raise Aborted("the write conflicted with concurrent writes; retry",
                                   reason="TRANSACTION_CONFLICT") from exc.__cause__
                 metrics.transaction_retried()
-                self.sleep(random.uniform(0, min(0.032, 0.001 * 2**attempt)))  # full jitter, capped
+                time.sleep(random.uniform(0, min(0.032, 0.001 * 2**attempt)))  # full jitter, capped
         raise AssertionError("unreachable")
 
     @contextmanager
