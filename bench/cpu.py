@@ -1,5 +1,6 @@
 """CPU time from /proc and getrusage: per thread of a process, per process of a server's tree, the
-whole machine's busy time, and the load generators this process ran. ``Meter`` takes all of them
+whole machine's busy time and the time its hypervisor took away (steal), and the load generators this
+process ran. ``Meter`` takes all of them
 around one measurement, so a run can say where each call's CPU went (the server, its writer
 process, Envoy, h2load or wrk) and how many of the machine's cores were busy.
 """
@@ -34,10 +35,21 @@ def tree(pid: int) -> list[int]:
     return found
 
 
+def _cpu_line() -> list[int]:
+    """The machine's ``cpu`` line of /proc/stat: user nice system idle iowait irq softirq steal ... (ticks)."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all cores; idle and iowait excluded)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK
+    """CPU seconds the whole machine spent running its own work (all cores; idle, iowait and steal excluded)."""
+    fields = _cpu_line()
+    return (sum(fields[:7]) - fields[3] - fields[4]) / TICK
+
+
+def steal_seconds() -> float:
+    """CPU seconds the hypervisor gave to other machines while this one wanted to run (all cores): on a
+    shared host, the measure of how much a run was slowed by its neighbours."""
+    return _cpu_line()[7] / TICK
 
 
 def role(pid: int, root: int) -> str:
@@ -67,15 +79,19 @@ class Meter:
     seconds: dict[str, float] = field(default_factory=dict)
     main_thread: float = 0.0
     cores: float = 0.0
+    steal: float = 0.0  # cores taken by the hypervisor during the block (steal_seconds)
 
     def __enter__(self) -> Meter:
         self._pids = tree(self.root)
         self._before = {p: cpu_seconds(p) for p in self._pids}
         self._load, self._busy, self._wall = _own_and_children(), busy_seconds(), time.monotonic()
+        self._steal = steal_seconds()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.cores = (busy_seconds() - self._busy) / (time.monotonic() - self._wall)
+        wall = time.monotonic() - self._wall
+        self.cores = (busy_seconds() - self._busy) / wall
+        self.steal = (steal_seconds() - self._steal) / wall
         self.seconds = {"load": _own_and_children() - self._load}
         for pid in self._pids:
             try:

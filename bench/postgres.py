@@ -46,7 +46,7 @@ from typing import Any
 import psycopg2
 
 from bench import dataset
-from bench.cpu import Meter, busy_seconds, cpu_seconds
+from bench.cpu import Meter, busy_seconds, cpu_seconds, steal_seconds
 from bench.load import Result, grpc_body, h2load, percentile, wrk_patch
 
 USERS = 10_000
@@ -167,7 +167,8 @@ def grpc_port(log: Path) -> int:
 
 
 class Cores:
-    """Cores busy during a block: by the service's processes, PostgreSQL's, Envoy, the load generator, all.
+    """Cores busy during a block: by the service's processes, PostgreSQL's, Envoy, the load generator, all;
+    and the cores the hypervisor took (steal).
 
     PostgreSQL's backends come and go (pgbench's exit before the block ends), so its processes are
     sampled every 0.2 s and each counts with the last CPU time seen.
@@ -199,7 +200,7 @@ class Cores:
         self._sampler.start()
         self._meter = Meter(self.root).__enter__() if self.root else None
         self._load = _load_seconds()
-        self._busy, self._wall = busy_seconds(), time.monotonic()
+        self._busy, self._steal, self._wall = busy_seconds(), steal_seconds(), time.monotonic()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -207,7 +208,8 @@ class Cores:
         self._stop.set()
         self._sampler.join()
         self._seen.update(self._pg_seconds())
-        self.cores = {"machine": (busy_seconds() - self._busy) / wall, "load": (_load_seconds() - self._load) / wall}
+        self.cores = {"machine": (busy_seconds() - self._busy) / wall, "load": (_load_seconds() - self._load) / wall,
+                      "steal": (steal_seconds() - self._steal) / wall}
         if self._meter is not None:
             self._meter.__exit__(None, None, None)
             s = self._meter.seconds
@@ -336,15 +338,15 @@ def ratio(results: dict[str, list[Result]], a: str, b: str) -> float | None:
 
 def report(results: dict[str, list[Result]], cores: dict[str, list[dict[str, float]]]) -> None:
     print("\n| PostgreSQL section, 16 streams (medians) | calls/s | p50 ms | p99 ms | failed | service cores "
-          "| PostgreSQL cores | Envoy cores | load cores | machine busy |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| PostgreSQL cores | Envoy cores | load cores | machine busy | steal |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, runs in results.items():
         c = {k: statistics.median(r.get(k, 0.0) for r in cores[name]) for k in
-             ("service", "postgres", "envoy", "load", "machine")}
+             ("service", "postgres", "envoy", "load", "machine", "steal")}
         print(f"| {name} | {statistics.median(r.rps for r in runs):,.0f} | "
               f"{statistics.median(r.p50_ms for r in runs):.2f} | {statistics.median(r.p99_ms for r in runs):.2f} | "
               f"{sum(r.failed for r in runs)} | {c['service']:.2f} | {c['postgres']:.2f} | {c['envoy']:.2f} | "
-              f"{c['load']:.2f} | {c['machine']:.2f} |")
+              f"{c['load']:.2f} | {c['machine']:.2f} | {c['steal']:.2f} |")
     print("\n| PostgreSQL goal (medians of per-round ratios) | measured | met |\n|---|---:|---|")
 
     def goal(text: str, value: float | None, ok: bool | None) -> None:

@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     def metered(root: int, run: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
         with Meter(root) as meter:
             result = run(*args, **kwargs)
-        cpu.setdefault(result.name, []).append({**meter.per_call(result.requests), "cores": meter.cores})
+        cpu.setdefault(result.name, []).append({**meter.per_call(result.requests), "cores": meter.cores,
+                                                "steal": meter.steal})
         return result
 
     noop_port, grpc_port, http_port, peer_port = free_port(), free_port(), free_port(), free_port()
@@ -351,13 +352,14 @@ def ratio(results: dict[str, list[Result]], a: str, b: str, field: str = "rps") 
 def print_cpu(cpu: dict[str, list[dict[str, float]]]) -> None:
     """Where each call's CPU went (medians over rounds), and what REST / gRPC would be if both were CPU-bound."""
     roles = ("server", "writer", "envoy", "load")
-    med = {name: {k: statistics.median(r.get(k, 0.0) for r in rounds) for k in (*roles, "cores")}
+    med = {name: {k: statistics.median(r.get(k, 0.0) for r in rounds) for k in (*roles, "cores", "steal")}
            for name, rounds in cpu.items()}
-    print("\n| CPU us per call (medians) | server | writer | envoy | load generator | all | machine busy (cores) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("\n| CPU us per call (medians) | server | writer | envoy | load generator | all | machine busy (cores) "
+          "| steal (cores) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, m in med.items():
         print(f"| {name} | {m['server']:.0f} | {m['writer']:.0f} | {m['envoy']:.0f} | {m['load']:.0f} | "
-              f"{sum(m[k] for k in roles):.0f} | {m['cores']:.2f} |")
+              f"{sum(m[k] for k in roles):.0f} | {m['cores']:.2f} | {m['steal']:.2f} |")
     floor, grpc, rest = (cpu.get(name) for name in ("floor (no-op) 16 streams", "UpdateUser gRPC 16 streams",
                                                      "REST PATCH Envoy 16 conns"))
 
