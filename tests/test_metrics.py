@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from userservice.v1 import user_pb2, user_service_pb2_grpc
 from userservice.v1 import user_service_pb2 as api
 
-from tests.support import BIN, ROOT, Service, free_port, fresh_database, fresh_postgres, unique
+from tests.support import BIN, ROOT, Service, children, command, free_port, fresh_database, fresh_postgres, unique
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -213,11 +213,3 @@ def test_each_replica_serves_its_own_metrics_and_the_parent_serves_envoys(tmp_pa
             group.send_signal(signal.SIGTERM)
             group.wait(30)
 
-
-def children(pid: int) -> list[int]:
-    return [int(c) for task in os.listdir(f"/proc/{pid}/task")
-            for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-
-
-def command(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
