@@ -35,21 +35,21 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def _cpu_line() -> list[int]:
+def cpu_line() -> list[int]:
     """The machine's ``cpu`` line of /proc/stat: user nice system idle iowait irq softirq steal ... (ticks)."""
     return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
 
 
 def busy_seconds() -> float:
     """CPU seconds the whole machine spent running its own work (all cores; idle, iowait and steal excluded)."""
-    fields = _cpu_line()
+    fields = cpu_line()
     return (sum(fields[:7]) - fields[3] - fields[4]) / TICK
 
 
 def steal_seconds() -> float:
     """CPU seconds the hypervisor gave to other machines while this one wanted to run (all cores): on a
     shared host, the measure of how much a run was slowed by its neighbours."""
-    return _cpu_line()[7] / TICK
+    return cpu_line()[7] / TICK
 
 
 def role(pid: int, root: int) -> str:

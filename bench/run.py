@@ -31,7 +31,7 @@ from google.protobuf import field_mask_pb2
 from userservice.v1 import user_pb2, user_service_pb2, user_service_pb2_grpc
 
 from bench import dataset
-from bench.cpu import Meter
+from bench.cpu import Meter, cpu_line
 from bench.load import Result, grpc_body, h2load, wrk_patch
 from service import processes
 from service.passwords import make_context
@@ -331,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cpu_times() -> tuple[int, int]:
-    """(steal, total) jiffies of the machine, from /proc/stat: how much CPU the hypervisor took away."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """(steal, total) jiffies of the machine (``bench.cpu.cpu_line``): how much CPU the hypervisor took away."""
+    fields = cpu_line()
     return fields[7], sum(fields[:8])
 
 
