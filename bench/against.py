@@ -26,7 +26,7 @@ from typing import Any
 from bench import dataset
 from bench.cpu import Meter
 from bench.load import Result, wrk_patch
-from bench.run import free_port, measured_update, new_run, process, serve_checkout
+from bench.run import free_port, measured_update, new_run, noop_floor, serve_checkout
 
 SERVICE_ROLES = ("server", "writer", "envoy")
 
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with ExitStack() as stack:
         floor_port = free_port()
-        floor = stack.enter_context(process([sys.executable, "-m", "bench.noop_server", "--port", str(floor_port)],
-                                            run_dir / "noop.log", "ready"))
+        floor = stack.enter_context(noop_floor(floor_port, run_dir))
         servers = []
         for i, tree in enumerate(args.checkouts):
             label = f"{i}:{tree.resolve().name}"

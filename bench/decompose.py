@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench import dataset
 from bench.cpu import Meter
-from bench.run import free_port, measured_update, new_run, process, serve, serve_checkout
+from bench.run import free_port, measured_update, new_run, noop_floor, serve, serve_checkout
 
 DEFAULT = ["-", "writer", "etag", "log", "store", "store+writer", "store+writer+interceptor+etag"]
 
@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with ExitStack() as stack:
         floor_port = free_port()
-        floor = stack.enter_context(process([sys.executable, "-m", "bench.noop_server", "--port", str(floor_port)],
-                                            run_dir / "noop.log", "ready"))
+        floor = stack.enter_context(noop_floor(floor_port, run_dir))
         servers = []
         logs: list[tuple[str, Path]] = []
         for variant in args.variants:

@@ -78,6 +78,11 @@ def serve(db: Path, grpc_port: int, http_port: int | None, log: Path,
     return process(args, log, "userservice: gRPC on", env=env)
 
 
+def noop_floor(port: int, run_dir: Path) -> contextmanager:  # type: ignore[type-arg]
+    """The no-op grpc.aio server every CPU and throughput ratio is taken against (``bench.noop_server``)."""
+    return process([sys.executable, "-m", "bench.noop_server", "--port", str(port)], run_dir / "noop.log", "ready")
+
+
 #: The command of ``userservice`` run from the code of the checkout ``checkout_env`` names.
 CHECKOUT_COMMAND = [sys.executable, "-m", "service.cli"]
 
@@ -253,8 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
     noop_port, grpc_port, http_port, peer_port = free_port(), free_port(), free_port(), free_port()
     with ExitStack() as stack:
-        noop = stack.enter_context(process([sys.executable, "-m", "bench.noop_server", "--port", str(noop_port)],
-                                           run_dir / "noop.log", "ready"))
+        noop = stack.enter_context(noop_floor(noop_port, run_dir))
         server = stack.enter_context(serve(small, grpc_port, http_port, run_dir / "serve-10000.log"))
         peer = None if "rest" in skip else stack.enter_context(process(  # issue 20: the hand-written peer
             [sys.executable, "-m", "bench.fastapi_peer", "--database", str(run_dir / "fastapi-peer.db"),
