@@ -34,7 +34,7 @@ from service.passwords import Hasher
 from service.settings import Settings
 from service.storage import Store, sqlite_file
 from service.users.servicer import UserService, Writes
-from service.writer import InProcess, WriterClient, WriterPool
+from service.writer import InProcess, WriterClient
 
 log = logging.getLogger("userservice")
 MAX_MESSAGE_BYTES = envoy.MAX_BODY_BYTES
@@ -127,7 +127,7 @@ async def serve(settings: Settings, parts: Parts = Parts()) -> None:
         exporter = metrics.start(settings.metrics_port, settings.metrics_listen,
                                  child_processes=settings.writer_process)
     if settings.writer_process:  # the writer process writes (and checkpoints SQLite's WAL)
-        writer = parts.writer(settings, reads=threads) if threads is None else WriterPool(settings, reads=threads)  # type: ignore[assignment]
+        writer = parts.writer(settings, reads=threads)
         await writer.start()
     else:
         store.checkpoint_in_background()

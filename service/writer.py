@@ -238,60 +238,6 @@ class WriterClient:
                 process.wait()
 
 
-class SerialClient(WriterClient):
-    command = (*WriterClient.command, "--serial")
-
-
-class WriterPool:
-    """PostgreSQL (prototype): ``workers`` writer processes, each one transaction at a time."""
-
-    def __init__(self, settings: Settings, reads: Threads | None = None) -> None:
-        from service.storage import postgres
-        n = postgres.workers(settings.database, settings.pool_size)
-        self.reads = reads
-        self.clients = [SerialClient(settings, reads) for _ in range(n)]
-        self.idle: asyncio.Queue[WriterClient] = asyncio.Queue()
-        for c in self.clients:
-            self.idle.put_nowait(c)
-        self._users: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = {}
-
-    async def start(self) -> None:
-        await asyncio.gather(*(c.start() for c in self.clients))
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        assert self.reads is not None
-        return await self.reads.call(fn, *args)
-
-    async def run(self, command: Command) -> User:
-        key = (command.tenant_id, command.user_id)
-        entry = self._users.get(key)
-        if entry is None:
-            entry = self._users[key] = (asyncio.Lock(), [0])
-        lock, count = entry
-        count[0] += 1
-        try:
-            async with lock:
-                client = await self.idle.get()
-                try:
-                    return await client.run(command)
-                finally:
-                    self.idle.put_nowait(client)
-        finally:
-            count[0] -= 1
-            if not count[0]:
-                del self._users[key]
-
-    async def create(self, command: Create) -> User:
-        client = await self.idle.get()
-        try:
-            return await client.create(command)
-        finally:
-            self.idle.put_nowait(client)
-
-    async def stop(self, timeout: float = 10.0) -> None:
-        await asyncio.gather(*(c.stop(timeout) for c in self.clients))
-
-
 def execute(store: Store, body: bytes) -> tuple[bool, Any]:
     """Run one command frame: ``(True, user bytes)`` or ``(False, the error)``."""
     kind, command, deadline = pickle.loads(body)
@@ -349,12 +295,12 @@ class Concurrent:
         self.threads.close()
 
 
-async def _serve(sock: socket.socket, settings: Settings, store_class: type[Store], serial: bool = False) -> None:
+async def _serve(sock: socket.socket, settings: Settings, store_class: type[Store]) -> None:
     store = store_class(settings.database, busy_timeout_ms=settings.busy_timeout_ms,
                         max_page_count=settings.sqlite_max_page_count, pool_size=settings.pool_size)
     store.checkpoint_in_background()
     closed = asyncio.Event()
-    concurrent = None if store.is_sqlite or serial else Concurrent(store)
+    concurrent = None if store.is_sqlite else Concurrent(store)
 
     def on_frames(batch: list[tuple[int, bytes]]) -> None:
         """SQLite: run the commands of one read in order (cancelled ones skipped); their answers leave
@@ -389,14 +335,13 @@ def main(argv: Sequence[str] | None = None, store_class: type[Store] = Store) ->
     parser = argparse.ArgumentParser(prog="python -m service.writer", description="SQLite's writer process")
     parser.add_argument("--fd", type=int, required=True, help="the socket inherited from the server")
     parser.add_argument("--settings", required=True, help="the server's Settings, as JSON")
-    parser.add_argument("--serial", action="store_true")
     args = parser.parse_args(argv)
     logs.setup()
     for sig in (signal.SIGINT, signal.SIGTERM):  # it stops when the server closes the socket
         signal.signal(sig, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
     os.set_blocking(sock.fileno(), False)
-    asyncio.run(_serve(sock, Settings.loads(args.settings), store_class, args.serial))
+    asyncio.run(_serve(sock, Settings.loads(args.settings), store_class))
     return 0
 
 
