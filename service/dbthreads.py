@@ -22,9 +22,11 @@ call). ``playhouse.pwasyncio`` over asyncpg, the store's code in a greenlet per 
 (``bench/pwasyncio_variant.py``, write path only), did 0.62-0.80 of these threads' calls/s in the same
 runs, with longer tails: everything then runs on the one loop thread. It would also replace the
 store's driver layer (errors, placeholders, connection state; the sync CLI and migrations stay on
-psycopg2). psycopg 3's async pool was not measured. The writer process's commands in greenlets on its own loop,
-over psycopg2's green mode, spent as much CPU per call as these threads and did 0.79-1.04 of their
-calls/s (docs/benchmarks.md, "PostgreSQL").
+psycopg2). psycopg 3 was measured as a driver, before any pool: the store's transaction, raw, cost its
+client 2.2-2.5 times psycopg2's CPU for the same two round trips, and PostgreSQL no less (``bench.drivers``).
+The writer process's commands in greenlets on its own loop, over psycopg2's green mode, spent as much CPU
+per call as these threads and did 0.79-1.04 of their calls/s; on 4 writer processes, one transaction at a
+time each, 0.93 (docs/benchmarks.md, "PostgreSQL").
 
 Commands for one user queue here, on the event loop, one at a time per process (``asyncio.Lock`` per
 user): a second transaction on a row this process is already writing would only wait for its row
