@@ -40,25 +40,10 @@ import psycopg2
 
 from bench import dataset
 from bench.cpu import cpu_seconds
-from bench.postgres import USERS, fresh_database, query, server_url
+from bench.postgres import USERS, fresh_database, query, server_url, transaction_statements
+from service.storage.postgres import numbered
 
 Transaction = Callable[[int], Any]
-
-
-def statements() -> tuple[str, str, str]:
-    from service.storage.models import USER_COLUMNS
-
-    columns = ", ".join(f'"t1"."{c}"' for c in USER_COLUMNS)
-    return (f'SELECT {columns} FROM "users" AS "t1" WHERE (("t1"."tenant_id" = %s) AND ("t1"."id" = %s)) FOR UPDATE',
-            'UPDATE "users" SET "display_name" = %s, "given_name" = %s, "update_time" = %s, "etag" = %s '
-            'WHERE ("users"."seq" = %s)',
-            'INSERT INTO "user_changes" ("tenant_id", "user_id", "key_id", "method", "paths", "old_values", '
-            '"new_values", "change_time") VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING "user_changes"."seq"')
-
-
-def numbered(sql: str) -> str:
-    parts = sql.split("%s")
-    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 class Rows:
@@ -80,7 +65,7 @@ class Rows:
 
 
 def with_psycopg2(url: str, rows: Rows) -> tuple[int, Transaction]:
-    select, update, insert = statements()
+    select, update, insert = transaction_statements()
     conn = psycopg2.connect(url)
     conn.autocommit = True
     cur = conn.cursor()
@@ -102,7 +87,7 @@ def with_psycopg3(url: str, rows: Rows, *, pipeline: bool, binary: bool = False)
 
     import psycopg
 
-    select, update, insert = statements()
+    select, update, insert = transaction_statements()
     conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
     cur = conn.cursor(binary=binary)
     group = conn.pipeline if pipeline else contextlib.nullcontext
@@ -125,7 +110,7 @@ def with_asyncpg(url: str, rows: Rows) -> tuple[int, Transaction]:
     import asyncpg
 
     loop = asyncio.new_event_loop()
-    select, update, insert = (numbered(sql) for sql in statements())
+    select, update, insert = (numbered(sql) for sql in transaction_statements())
     conn = loop.run_until_complete(asyncpg.connect(url))
     prepared = [loop.run_until_complete(conn.prepare(sql)) for sql in (select, update, insert)]
 

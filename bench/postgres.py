@@ -105,27 +105,33 @@ def audited(url: str) -> int:
     return int(query(url, "SELECT count(*) FROM user_changes WHERE method = 'UpdateUser'")[0])
 
 
-def pgbench_script(url: str, width: int) -> str:
-    """The service's UpdateUser transaction, for pgbench: a random user of the 10,000, two columns."""
+def transaction_statements() -> tuple[str, str, str]:
+    """The statements of one UpdateUser of two columns, as the store renders them, each value a ``%s``: the
+    locked read of the row, the ``UPDATE`` (the two columns, update time, etag), the audit ``INSERT``."""
     from service.storage.models import USER_COLUMNS
 
-    tenant, base = query(url, "SELECT min(tenant_id), min(seq) FROM users")
     columns = ", ".join(f'"t1"."{c}"' for c in USER_COLUMNS)
+    return (f'SELECT {columns} FROM "users" AS "t1" WHERE (("t1"."tenant_id" = %s) AND ("t1"."id" = %s)) FOR UPDATE',
+            'UPDATE "users" SET "display_name" = %s, "given_name" = %s, "update_time" = %s, "etag" = %s '
+            'WHERE ("users"."seq" = %s)',
+            'INSERT INTO "user_changes" ("tenant_id", "user_id", "key_id", "method", "paths", "old_values", '
+            '"new_values", "change_time") VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING "user_changes"."seq"')
+
+
+def pgbench_script(url: str, width: int) -> str:
+    """The service's UpdateUser transaction, for pgbench: a random user of the 10,000, two columns."""
+    tenant, base = query(url, "SELECT min(tenant_id), min(seq) FROM users")
     user = f"'usr_bench' || lpad(:n::text, {width}, '0')"
-    etag = '\'"pgbenchetag00000"\''
+    now = "(extract(epoch from now()) * 1000000)::bigint"
+    select, update, insert = transaction_statements()
     return "\n".join([
         f"\\set n random(0, {USERS - 1})",
         "BEGIN;",
-        f'SELECT {columns} FROM "users" AS "t1" WHERE (("t1"."tenant_id" = {tenant}) AND ("t1"."id" = {user}))'
-        " FOR UPDATE;",
-        f'UPDATE "users" SET "display_name" = \'Name \' || :n, "given_name" = \'Given \' || :n, '
-        f'"update_time" = (extract(epoch from now()) * 1000000)::bigint, "etag" = {etag} '
-        f'WHERE ("users"."seq" = :n + {base});',
-        'INSERT INTO "user_changes" ("tenant_id", "user_id", "key_id", "method", "paths", "old_values", '
-        f'"new_values", "change_time") VALUES ({tenant}, {user}, \'pgbench\', \'pgbench\', '
-        '\'["display_name", "given_name"]\', \'{"display_name": "Bench User", "given_name": ""}\', '
-        '\'{"display_name": "Name", "given_name": "Given"}\', (extract(epoch from now()) * 1000000)::bigint) '
-        'RETURNING "user_changes"."seq";',
+        select % (tenant, user) + ";",
+        update % ("'Name ' || :n", "'Given ' || :n", now, '\'"pgbenchetag00000"\'', f":n + {base}") + ";",
+        insert % (tenant, user, "'pgbench'", "'pgbench'", "'[\"display_name\", \"given_name\"]'",
+                  "'{\"display_name\": \"Bench User\", \"given_name\": \"\"}'",
+                  "'{\"display_name\": \"Name\", \"given_name\": \"Given\"}'", now) + ";",
         "COMMIT;", ""])
 
 
