@@ -336,13 +336,9 @@ def run(run_dir: Path, sqlite_db: Path, sqlite_key: str, *, rounds: int, request
     return results
 
 
-def ratio(results: dict[str, list[Result]], a: str, b: str) -> float | None:
-    if a not in results or b not in results:
-        return None
-    return statistics.median(x.rps / y.rps for x, y in zip(results[a], results[b], strict=True))
-
-
 def report(results: dict[str, list[Result]], cores: dict[str, list[dict[str, float]]]) -> None:
+    from bench.run import ratio  # the median of per-round ratios, as make bench's SQLite part takes it
+
     print("\n| PostgreSQL section, 16 streams (medians) | calls/s | p50 ms | p99 ms | failed | service cores "
           "| PostgreSQL cores | Envoy cores | load cores | machine busy | steal |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
