@@ -42,7 +42,9 @@ finishes its transaction (its caller is gone; a ``request_id`` makes a retry saf
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -57,6 +59,13 @@ from service.users.update import Command
 
 T = TypeVar("T")
 User = user_pb2.User
+#: A command whose user's turn has come: its deadline, and the future its call awaits.
+Queued = tuple[Command, "float | None", "asyncio.Future[User]"]
+#: At most this many commands share one transaction (two round trips for the lot).
+MAX_GROUP = 16
+#: Group transactions in flight per process: one, so that commands queue behind it and the next group
+#: is bigger (docs/benchmarks.md, "PostgreSQL: group commit").
+GROUPS = 1
 
 
 class Threads:
@@ -68,6 +77,10 @@ class Threads:
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="database")
         #: Per user with a command here: its lock, and how many commands hold or wait for it.
         self._users: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = {}
+        #: Commands whose user's turn has come, waiting for a group; commands to run alone (``Users.run``).
+        self._queued: deque[Queued] = deque()
+        self._alone: deque[Queued] = deque()
+        self._groups = self._lone = 0  # running
 
     async def run(self, command: Command) -> User:
         key = (command.tenant_id, command.user_id)
@@ -78,11 +91,63 @@ class Threads:
         count[0] += 1
         try:
             async with lock:
-                return await self.call(self.store.users.run, command)
+                future: asyncio.Future[User] = asyncio.get_running_loop().create_future()
+                self._queued.append((command, DEADLINE.get(), future))
+                self._dispatch()
+                return await future
         finally:
             count[0] -= 1
             if not count[0]:
                 del self._users[key]
+
+    def _dispatch(self) -> None:
+        """Start what may start: commands to run alone, on the threads a group leaves (at least one); then
+        the queued commands, up to ``MAX_GROUP`` of those still awaited, as one group."""
+        loop = asyncio.get_running_loop()
+        while self._alone and self._lone < max(1, self.workers - GROUPS):
+            queued = self._alone.popleft()
+            if not queued[2].done():  # a cancelled call's command is dropped
+                self._lone += 1
+                job = loop.run_in_executor(self.executor, self._job, queued[1], self.store.users.run, (queued[0],))
+                job.add_done_callback(functools.partial(self._ran_alone, queued))
+        while self._queued and self._groups < GROUPS:
+            group: list[Queued] = []
+            while self._queued and len(group) < MAX_GROUP:
+                queued = self._queued.popleft()
+                if not queued[2].done():
+                    group.append(queued)
+            if group:
+                self._groups += 1
+                ran = loop.run_in_executor(self.executor, self._group, [(c, deadline) for c, deadline, _ in group])
+                ran.add_done_callback(functools.partial(self._ran_group, group))
+
+    def _ran_alone(self, queued: Queued, job: asyncio.Future[User]) -> None:
+        self._lone -= 1
+        error = job.exception()
+        _settle(queued[2], error if error is not None else job.result())
+        self._dispatch()
+
+    def _ran_group(self, group: list[Queued], job: asyncio.Future[list[User | Exception | None]]) -> None:
+        self._groups -= 1
+        error = job.exception()
+        answers = [error] * len(group) if error is not None else job.result()
+        for queued, answer in zip(group, answers, strict=True):
+            if answer is None:
+                self._alone.append(queued)
+            else:
+                _settle(queued[2], answer)
+        self._dispatch()
+
+    def _group(self, group: list[tuple[Command, float | None]]) -> list[User | Exception | None]:
+        """On a database thread: the group's commands whose deadline has not passed (``Users.run_many``)."""
+        now = time.monotonic()
+        late = {i for i, (_, deadline) in enumerate(group) if deadline is not None and now > deadline}
+        try:
+            done = iter(self.store.users.run_many([command for i, (command, _) in enumerate(group) if i not in late]))
+        finally:
+            self.store.database.release()
+        return [DeadlineExceeded("the deadline passed before the database call could start") if i in late
+                else next(done) for i in range(len(group))]
 
     async def create(self, command: Create) -> User:
         return await self.call(self.store.users.create, command)
@@ -102,3 +167,13 @@ class Threads:
     def close(self) -> None:
         """Wait for the calls in flight, then stop the threads (after the server has drained)."""
         self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(future: asyncio.Future[User], answer: Any) -> None:
+    """A call's answer, unless the call is gone."""
+    if future.done():
+        return
+    if isinstance(answer, BaseException):
+        future.set_exception(answer)
+    else:
+        future.set_result(answer)

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from peewee import Tuple
 from userservice.v1 import user_pb2
 
-from service.errors import NotFound
+from service.errors import Aborted, NotFound, ServiceError, Unavailable
 from service.storage.audit import Audit
 from service.storage.db import Database
 from service.storage.models import USER_COLUMNS, UserRow
@@ -165,26 +166,98 @@ class Users:
 
     def _run(self, command: Command) -> User:
         now = now_micros()
-        tenant_id, user_id = command.tenant_id, command.user_id
         with self.database.write(unique=True):
-            replay = self.requests.replay(tenant_id, command.request_id, command.method, user_id, now,
-                                          _digest(command))
+            replay = self._replay(command, now)
             if replay is not None:
                 return replay
-            row = self._fetch(tenant_id, user_id, lock=True)
-            current = _user(row)
-            change = command.execute(current, now)
-            new, changed = self._write(row, current, change, now)
-            if command.validate_only:  # nothing is written: the user keeps its etag and update time
-                self.database.flush()  # the unique indexes judge the write before it rolls back
-                new.etag = current.etag
-                new.update_time.CopyFrom(current.update_time)
-                raise _RolledBack(new)
-            self.requests.remember(tenant_id, command.request_id, command.method, new, now, _digest(command))
-            if change.audit:
-                self.audit.record(tenant_id, user_id, command.key_id, command.method,
-                                  self._written(change, changed), current, new, now)
+            return self._apply(command, self._fetch(command.tenant_id, command.user_id, lock=True), now)
+
+    def _replay(self, command: Command, now: int) -> User | None:
+        return self.requests.replay(command.tenant_id, command.request_id, command.method, command.user_id, now,
+                                    _digest(command))
+
+    def _apply(self, command: Command, row: Any, now: int) -> User:
+        """The command on its locked ``row``: the rules, the changed columns, the request id, the audit row."""
+        tenant_id, user_id = command.tenant_id, command.user_id
+        current = _user(row)
+        change = command.execute(current, now)
+        new, changed = self._write(row, current, change, now)
+        if command.validate_only:  # nothing is written: the user keeps its etag and update time
+            self.database.flush()  # the unique indexes judge the write before it rolls back
+            new.etag = current.etag
+            new.update_time.CopyFrom(current.update_time)
+            raise _RolledBack(new)
+        self.requests.remember(tenant_id, command.request_id, command.method, new, now, _digest(command))
+        if change.audit:
+            self.audit.record(tenant_id, user_id, command.key_id, command.method,
+                              self._written(change, changed), current, new, now)
         return new
+
+    def run_many(self, commands: Sequence[Command]) -> list[User | Exception | None]:
+        """Write commands of different users in one transaction: PostgreSQL's group commit
+        (``service.dbthreads``). Each command's answer is what ``run`` would answer, or None: run it
+        alone, with ``run``.
+
+        One locked read of all their rows, then every write and one ``COMMIT``: two round trips for
+        the lot (docs/benchmarks.md, "PostgreSQL: group commit"). A command is left to run alone when
+        it is validate-only, when its row is missing or locked by another transaction (``SKIP LOCKED``:
+        the group never waits on a lock), or when a statement refused the shared transaction (a unique
+        index: whose write it was is not known, and nothing of it was written). A database that is
+        down, busy or conflicting answers every command as it would have answered each alone. SQLite,
+        whose writer runs one transaction at a time, runs each alone here.
+        """
+        if self.database.is_sqlite:
+            return [self._alone(command) for command in commands]
+        together = [i for i, command in enumerate(commands) if not command.validate_only]
+        answers: dict[int, User | Exception] = {}
+        if together:
+            try:
+                answers = self.database.retry(lambda: self._run_together(commands, together))
+            except (Unavailable, Aborted) as exc:
+                answers = dict.fromkeys(together, exc)
+            except Exception as exc:  # a statement refused it: it was rolled back
+                answers = {together[0]: exc} if len(together) == 1 else {}
+        return [answers.get(i) for i in range(len(commands))]
+
+    def _alone(self, command: Command) -> User | Exception:
+        try:
+            return self.run(command)
+        except Exception as exc:  # the command's answer
+            return exc
+
+    def _run_together(self, commands: Sequence[Command], indexes: Sequence[int]) -> dict[int, User | Exception]:
+        """``commands[i]`` for each of ``indexes`` in one transaction; those left without an answer run alone."""
+        now = now_micros()
+        answers: dict[int, User | Exception] = {}
+        waiting: dict[tuple[int, str], int] = {}
+        with self.database.write(unique=True):
+            for i in indexes:
+                command = commands[i]
+                try:
+                    replay = self._replay(command, now)
+                except ServiceError as exc:
+                    answers[i] = exc
+                    continue
+                if replay is not None:
+                    answers[i] = replay
+                else:
+                    waiting.setdefault((command.tenant_id, command.user_id), i)
+            for row in self._lock_many(list(waiting)):
+                i = waiting[(row[_INDEX["tenant_id"]], row[_INDEX["id"]])]
+                try:
+                    answers[i] = self._apply(commands[i], row, now)
+                except ServiceError as exc:
+                    answers[i] = exc
+        return answers
+
+    def _lock_many(self, keys: Sequence[tuple[int, str]]) -> Any:
+        """The rows of ``keys`` (tenant, user id) not locked by another transaction, locked (PostgreSQL)."""
+        if not keys:
+            return []
+        sql = self.database.sql(("lock many", len(keys)), lambda: UserRow.select(
+            *[getattr(UserRow, c) for c in USER_COLUMNS]).where(
+            Tuple(UserRow.tenant_id, UserRow.id).in_([(0, "")] * len(keys))).for_update(skip_locked=True))
+        return self.database.execute(sql, [value for key in keys for value in key]).fetchall()
 
     def _write(self, row: Any, current: User, change: Change, now: int) -> tuple[User, list[str]]:
         """Write the columns of the fields that differ from ``current`` (and a new hash); returns the
