@@ -1,0 +1,119 @@
+"""PostgreSQL's group commit (docs/api.md, "Running"): write commands of different users queued together
+share one transaction, each answered as it would be alone; what cannot share it is left to run alone.
+
+In process, on a real PostgreSQL database (the PostgreSQL pass of `make test`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg2
+import pytest
+
+from service.errors import Aborted, NotFound
+from service.storage import Store
+from service.users.update import prepare_update
+from tests import factories
+from tests.support import fresh_postgres
+
+pytestmark = pytest.mark.postgres_only
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with fresh_postgres("userservice_group") as url:
+        opened = Store(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+
+def rename(user_id: str, display_name: str, **options: Any) -> Any:
+    return prepare_update(factories.admin(), factories.update(user_id, ["display_name"], display_name=display_name,
+                                                              **options))
+
+
+def transaction_ids(store: Store, *ids: str) -> set[int]:
+    """The transactions that last wrote these users' rows (PostgreSQL's ``xmin``)."""
+    with psycopg2.connect(store.database.url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT xmin::text FROM users WHERE id = ANY(%s)", (list(ids),))
+        return {int(x) for (x,) in cur.fetchall()}
+
+
+def changes(store: Store, user_id: str) -> int:
+    return len(store.users.audit.changes(1, user_id, page_size=100, after_seq=0)[0])
+
+
+def test_commands_of_different_users_commit_in_one_transaction_each_with_its_own_answer(store: Store) -> None:
+    users = [factories.stored_user(store, display_name=f"Before {i}") for i in range(3)]
+
+    answers = store.users.run_many([rename(u.id, f"After {i}") for i, u in enumerate(users)])
+
+    assert [a.display_name for a in answers] == ["After 0", "After 1", "After 2"]  # type: ignore[union-attr]
+    assert [store.users.get(1, u.id).display_name for u in users] == ["After 0", "After 1", "After 2"]
+    assert [store.users.get(1, u.id).etag for u in users] == [a.etag for a in answers]  # type: ignore[union-attr]
+    assert len(transaction_ids(store, *(u.id for u in users))) == 1
+    assert [changes(store, u.id) for u in users] == [2, 2, 2]  # created, then renamed: one audit row each
+
+
+def test_a_row_locked_by_another_transaction_is_left_to_run_alone_and_the_others_commit(store: Store) -> None:
+    first, locked, last = (factories.stored_user(store, display_name="Before") for _ in range(3))
+    with psycopg2.connect(store.database.url) as holder, holder.cursor() as cur:
+        cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (locked.id,))
+
+        answers = store.users.run_many([rename(first.id, "A"), rename(locked.id, "B"), rename(last.id, "C")])
+
+        assert answers[1] is None
+        assert [answers[0].display_name, answers[2].display_name] == ["A", "C"]  # type: ignore[union-attr]
+        holder.rollback()
+    assert store.users.get(1, locked.id).display_name == "Before"
+    assert (changes(store, locked.id), changes(store, first.id)) == (1, 2)
+
+
+def test_a_command_refused_by_its_rules_gets_its_error_and_the_others_commit(store: Store) -> None:
+    stale, fresh = factories.stored_user(store), factories.stored_user(store)
+
+    answers = store.users.run_many([rename(stale.id, "Stale", etag='"not-the-etag"'), rename(fresh.id, "Fresh")])
+
+    assert isinstance(answers[0], Aborted) and answers[0].reason == "ETAG_MISMATCH"
+    assert answers[1].display_name == "Fresh"  # type: ignore[union-attr]
+    assert store.users.get(1, stale.id).etag == stale.etag and changes(store, stale.id) == 1
+
+
+def test_a_unique_index_refusing_the_shared_transaction_leaves_every_command_to_run_alone(store: Store) -> None:
+    one, two = factories.stored_user(store), factories.stored_user(store)
+    taken = factories.name("taken")
+    same_name = [prepare_update(factories.admin(), factories.update(u.id, ["username"], username=taken))
+                 for u in (one, two)]
+
+    answers = store.users.run_many(same_name)
+
+    assert answers == [None, None]
+    assert [store.users.get(1, u.id).username for u in (one, two)] == [one.username, two.username]
+    assert (changes(store, one.id), changes(store, two.id)) == (1, 1)  # nothing of it was written
+
+
+def test_validate_only_and_missing_users_are_left_to_run_alone(store: Store) -> None:
+    kept, renamed = factories.stored_user(store, display_name="Kept"), factories.stored_user(store)
+
+    answers = store.users.run_many([rename(kept.id, "Checked", validate_only=True), rename("usr_missing", "X"),
+                                    rename(renamed.id, "Renamed")])
+
+    assert answers[:2] == [None, None] and answers[2].display_name == "Renamed"  # type: ignore[union-attr]
+    assert store.users.get(1, kept.id).display_name == "Kept"
+    with pytest.raises(NotFound):
+        store.users.run(rename("usr_missing", "X"))
+
+
+def test_a_request_id_replays_inside_a_group_without_writing_again(store: Store) -> None:
+    user, other = factories.stored_user(store), factories.stored_user(store)
+    request_id = "0b5e8f6e-3c1d-4a7e-9b2f-5d6c7e8f9a01"
+    first = store.users.run_many([rename(user.id, "Once", request_id=request_id), rename(other.id, "Other")])[0]
+
+    again = store.users.run_many([rename(user.id, "Once", request_id=request_id), rename(other.id, "Other 2")])[0]
+
+    assert again == first and store.users.get(1, user.id).etag == first.etag  # type: ignore[union-attr]
+    assert changes(store, user.id) == 2
