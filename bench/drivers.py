@@ -14,7 +14,11 @@ in rounds:
 - ``psycopg3 pipeline``: psycopg 3 with the protocol's own prepared statements (``prepare=True``), the
   same two groups each sent in pipeline mode: 2 round trips; ``... binary``: the same with binary results;
 - ``psycopg3``: the same without pipeline mode: 5 round trips;
-- ``asyncpg``: its prepared statements in ``conn.transaction()`` on an asyncio loop: 5 round trips.
+- ``asyncpg``: its prepared statements in ``conn.transaction()`` on an asyncio loop: 5 round trips;
+- ``psycopg2, groups of K`` (``--group K``, repeatable): the store's group commit (``Users.run_many``):
+  K users' updates in one transaction, ``BEGIN; EXECUTE`` of the ``SKIP LOCKED`` read of their K rows,
+  then the K ``UPDATE`` and K audit ``INSERT`` statements with ``COMMIT``: 2 round trips for K updates.
+  Its figures are per update, not per transaction.
 
 The drivers other than psycopg2 are not the project's dependencies; install them aside, then run:
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
 import sys
@@ -40,10 +45,10 @@ import psycopg2
 
 from bench import dataset
 from bench.cpu import cpu_seconds
-from bench.postgres import USERS, fresh_database, query, server_url, transaction_statements
+from bench.postgres import USERS, fresh_database, group_select, query, server_url, transaction_statements
 from service.storage.postgres import numbered
 
-Transaction = Callable[[int], Any]
+Transaction = Callable[[list[int]], Any]  # the users of one transaction (one, or a group's)
 
 
 class Rows:
@@ -64,21 +69,21 @@ class Rows:
                  '{"display_name": "Bench User"}', '{"display_name": "Name"}', now))
 
 
-def with_psycopg2(url: str, rows: Rows) -> tuple[int, Transaction]:
+def with_psycopg2(url: str, rows: Rows, group: int = 1) -> tuple[int, Transaction]:
     select, update, insert = transaction_statements()
     conn = psycopg2.connect(url)
     conn.autocommit = True
     cur = conn.cursor()
-    for name, sql in (("s", select), ("u", update), ("i", insert)):
+    for name, sql in (("s", select if group == 1 else group_select(group)), ("u", update), ("i", insert)):
         cur.execute(f"PREPARE {name} AS {numbered(sql)}")
+    locked = ", ".join(["%s"] * 2 * group)
+    writes = "; ".join(["EXECUTE u (%s, %s, %s, %s, %s); EXECUTE i (%s, %s, %s, %s, %s, %s, %s, %s)"] * group)
 
-    def transaction(n: int) -> Any:
-        cur.execute("BEGIN; EXECUTE s (%s, %s)", (rows.tenant, rows.ids[n]))
-        row = cur.fetchone()
-        first, second = rows.writes(n)
-        cur.execute("EXECUTE u (%s, %s, %s, %s, %s); EXECUTE i (%s, %s, %s, %s, %s, %s, %s, %s); COMMIT",
-                    first + second)
-        return row
+    def transaction(ns: list[int]) -> Any:
+        cur.execute(f"BEGIN; EXECUTE s ({locked})", [v for n in ns for v in (rows.tenant, rows.ids[n])])
+        found = cur.fetchall()
+        cur.execute(f"{writes}; COMMIT", [v for n in ns for part in rows.writes(n) for v in part])
+        return found
     return conn.get_backend_pid(), transaction
 
 
@@ -92,7 +97,8 @@ def with_psycopg3(url: str, rows: Rows, *, pipeline: bool, binary: bool = False)
     cur = conn.cursor(binary=binary)
     group = conn.pipeline if pipeline else contextlib.nullcontext
 
-    def transaction(n: int) -> Any:
+    def transaction(ns: list[int]) -> Any:
+        (n,) = ns
         with group():
             cur.execute("BEGIN")
             cur.execute(select, (rows.tenant, rows.ids[n]), prepare=True)
@@ -121,7 +127,7 @@ def with_asyncpg(url: str, rows: Rows) -> tuple[int, Transaction]:
             await prepared[1].fetchval(*first)
             await prepared[2].fetchval(*second)
         return row
-    return conn.get_server_pid(), lambda n: loop.run_until_complete(run(n))
+    return conn.get_server_pid(), lambda ns: loop.run_until_complete(run(*ns))
 
 
 def own_seconds() -> float:
@@ -134,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default=server_url())
     parser.add_argument("--path", action="append", default=[], help="a folder the other drivers are installed in")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--transactions", type=int, default=3000, help="per variant and round")
+    parser.add_argument("--transactions", type=int, default=3000, help="updates per variant and round")
+    parser.add_argument("--group", type=int, action="append", default=[],
+                        help="also psycopg2 with this many users' updates per transaction (group commit)")
     args = parser.parse_args(argv)
     sys.path[:0] = args.path
     from service.passwords import make_context
@@ -147,19 +155,21 @@ def main(argv: list[str] | None = None) -> int:
             "psycopg3 pipeline": lambda: with_psycopg3(url, rows, pipeline=True),
             "psycopg3 pipeline, binary results": lambda: with_psycopg3(url, rows, pipeline=True, binary=True),
             "psycopg3": lambda: with_psycopg3(url, rows, pipeline=False),
-            "asyncpg": lambda: with_asyncpg(url, rows)}
+            "asyncpg": lambda: with_asyncpg(url, rows),
+            **{f"psycopg2, groups of {k}": functools.partial(with_psycopg2, url, rows, k) for k in args.group}}
         variants: dict[str, tuple[int, Transaction]] = {}
         for name, make in makers.items():
             try:
                 variants[name] = make()
             except ImportError as err:
                 print(f"{name}: skipped ({err})", flush=True)
-        print(f"us per transaction, {args.transactions} transactions per variant and round:", flush=True)
+        print(f"us per update, {args.transactions} updates per variant and round:", flush=True)
         for round_ in range(args.rounds):
             for name, (pid, transaction) in variants.items():
+                size = int(name.rsplit(" ", 1)[1]) if "groups of" in name else 1
                 client, backend, wall = own_seconds(), sum(cpu_seconds(pid).values()), time.monotonic()
-                for _ in range(args.transactions):
-                    transaction(random.randrange(USERS))
+                for _ in range(args.transactions // size):
+                    transaction(random.sample(range(USERS), size))
                 n = args.transactions
                 print(f"  round {round_ + 1}  {name:<36} client {(own_seconds() - client) * 1e6 / n:5.0f}  "
                       f"server {(sum(cpu_seconds(pid).values()) - backend) * 1e6 / n:5.0f}  "

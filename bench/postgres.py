@@ -118,6 +118,14 @@ def transaction_statements() -> tuple[str, str, str]:
             '"new_values", "change_time") VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING "user_changes"."seq"')
 
 
+def group_select(size: int) -> str:
+    """The locked read of a group of ``size`` users (``Users.run_many``), as the store renders it."""
+    select = transaction_statements()[0]
+    rows = ", ".join(["(%s, %s)"] * size)
+    return select.replace('(("t1"."tenant_id" = %s) AND ("t1"."id" = %s)) FOR UPDATE',
+                          f'(("t1"."tenant_id", "t1"."id") IN ({rows})) FOR UPDATE SKIP LOCKED')
+
+
 def pgbench_script(url: str, width: int) -> str:
     """The service's UpdateUser transaction, for pgbench: a random user of the 10,000, two columns."""
     tenant, base = query(url, "SELECT min(tenant_id), min(seq) FROM users")

@@ -1,14 +1,25 @@
 """PostgreSQL: the store's work on a bounded pool of threads, so the event loop never waits on the database.
 
 On PostgreSQL the writer process (``service.writer``) runs every write command (``service.users.update``)
-here, and the server its reads (both, with ``--no-writer-process``), on one of ``store.database.workers``
-threads (``--pool-size``, see ``service.storage.postgres``). Each
-call checks a connection out of Peewee's pool (Peewee keeps the connection per thread), runs the
-store's own synchronous code (the ``FOR UPDATE``, the ``UPDATE``, the audit ``INSERT``, ``COMMIT``,
-and ``retry``'s bounded backoff), then gives it back. psycopg2 releases the GIL while it waits on the
-server, so up to ``workers`` transactions are in flight per process: one waiting for a row lock, a
-commit's WAL flush or a retry's sleep holds its thread, never the loop, and health checks, reads and
-other users' updates keep being served.
+here, and the server its reads (both, with ``--no-writer-process``), on ``store.database.workers``
+threads (``--pool-size``, see ``service.storage.postgres``). Each job checks a connection out of
+Peewee's pool (Peewee keeps the connection per thread), runs the store's own synchronous code, then
+gives it back. psycopg2 releases the GIL while it waits on the server, so a job waiting for a row
+lock, a commit's WAL flush or a retry's sleep holds its thread, never the loop, and health checks,
+reads and other users' updates keep being served.
+
+Group commit. The update commands whose user's turn has come queue here; one thread at a time
+(``GROUPS``) takes all of them (up to ``MAX_GROUP``) and runs them as one transaction
+(``Users.run_many``: one ``FOR UPDATE SKIP LOCKED`` read of their rows, each command's rules on its
+row, every write and one ``COMMIT``: two round trips for the group). While it runs, the next
+commands queue, so groups grow with the load and stay single commands when it is light. A command
+the group leaves (its row locked by another transaction, its user missing, validate-only, or a unique
+index refused the group) runs alone (``Users.run``, waiting for its row lock if it must) on one of the
+other threads, so a row locked elsewhere holds only its own calls. Why: the client's and PostgreSQL's
+CPU per transaction is mostly per round trip and per ``COMMIT``, not per row (``python -m bench.drivers
+--group 2 --group 4``), and CPU is what bounds a replica on a small machine; one group at a time lets
+the queue, and so the groups, grow. The figures, against the same service without groups and with two
+groups in flight, are in docs/benchmarks.md ("PostgreSQL: group commit").
 
 Why threads over psycopg2, not ``playhouse.pwasyncio`` (asyncpg under greenlets) or psycopg 3's
 async pool: the store's transaction code, its SQLSTATE translation (``postgres.classify`` reads
@@ -31,10 +42,11 @@ time each, 0.93 (docs/benchmarks.md, "PostgreSQL").
 Commands for one user queue here, on the event loop, one at a time per process (``asyncio.Lock`` per
 user): a second transaction on a row this process is already writing would only wait for its row
 lock while holding a thread and a connection, so a hot or locked user takes at most one thread and
-the other users keep the rest; and on a SERIALIZABLE database (CockroachDB) writers of one row
-conflict only across replicas, as they did when a replica ran one transaction at a time.
+the other users keep the rest (a group, too, holds at most one command per user); and on a SERIALIZABLE
+database (CockroachDB) writers of one row conflict only across replicas, as they did when a replica ran one
+transaction at a time.
 
-Deadlines: a call whose deadline passed while it queued for a thread is not run (DEADLINE_EXCEEDED),
+Deadlines: a call whose deadline passed while it queued is not run (DEADLINE_EXCEEDED),
 as in SQLite's writer. Cancellation: a call cancelled while queued is dropped; one already running
 finishes its transaction (its caller is gone; a ``request_id`` makes a retry safe).
 """
