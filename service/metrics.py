@@ -45,6 +45,8 @@ T = TypeVar("T")
 ENV_DIR = "USERSERVICE_METRICS_DIR"
 #: Seconds: finer than Prometheus's default buckets below 5 ms, where most calls end, then the same.
 CALL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Commands per group-commit transaction (PostgreSQL), up to ``service.dbthreads.MAX_GROUP``.
+GROUP_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16)
 TRANSACTION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 #: grpc.StatusCode -> the code's name as Go's codes.Code.String() writes it (go-grpc-prometheus's label).
 GO_CODES = {code: "OK" if code is grpc.StatusCode.OK else "Canceled" if code is grpc.StatusCode.CANCELLED
@@ -60,6 +62,9 @@ class _Recorded:
         self.transaction_seconds = Histogram(
             "userservice_db_transaction_seconds", "Time of a write transaction, each attempt, commit included.",
             buckets=TRANSACTION_BUCKETS, registry=registry)
+        self.group_commands = Histogram(
+            "userservice_db_group_commands", "Write commands committed by one group-commit transaction "
+            "(PostgreSQL).", buckets=GROUP_BUCKETS, registry=registry)
         self.transaction_retries = Counter(
             "userservice_db_transaction_retries", "Write transactions run again after a serialization "
             "failure or deadlock (PostgreSQL).", registry=registry)
@@ -96,6 +101,11 @@ def transaction(run: Callable[[], T]) -> T:
         return run()
     finally:
         on.transaction_seconds.observe(time.perf_counter() - start)
+
+
+def group_committed(commands: int) -> None:
+    if _on is not None:
+        _on.group_commands.observe(commands)
 
 
 def transaction_retried() -> None:

@@ -110,6 +110,24 @@ def test_writes_move_transaction_and_password_figures_of_the_process_that_writes
     assert value(after, "userservice_password_hash_queue_depth") == 0  # the hash is done
 
 
+@pytest.mark.postgres_only
+def test_every_update_of_an_unlocked_user_is_counted_in_a_postgresql_group_commit(
+        metered: tuple[Service, int]) -> None:
+    svc, port = metered
+    key = svc.key()
+    users = [svc.create(key) for _ in range(12)]
+    before = scrape(port)
+    md = (("authorization", f"Bearer {key}"),)
+    calls = [svc.stub.UpdateUser.future(api.UpdateUserRequest(user=user_pb2.User(id=u.id, display_name="Grouped")),
+                                        metadata=md, timeout=30) for u in users]
+    assert all(c.result().display_name == "Grouped" for c in calls)
+    after = scrape(port)
+    moved = {name: value(after, f"userservice_db_group_commands_{name}") - value(
+        before, f"userservice_db_group_commands_{name}") for name in ("sum", "count")}
+    assert moved["sum"] == len(users)  # each update committed by a group, none left alone
+    assert 1 <= moved["count"] <= len(users)
+
+
 def test_a_full_hashing_queue_shows_in_its_depth_and_its_rejections(metered: tuple[Service, int]) -> None:
     """More password calls at once than the pool queues (64): the extra ones are refused, and counted."""
     svc, port = metered

@@ -19,6 +19,7 @@ from typing import Any
 from peewee import Tuple
 from userservice.v1 import user_pb2
 
+from service import metrics
 from service.errors import Aborted, NotFound, ServiceError, Unavailable
 from service.storage.audit import Audit
 from service.storage.db import Database
@@ -213,6 +214,7 @@ class Users:
         if together:
             try:
                 answers = self.database.retry(lambda: self._run_together(commands, together))
+                metrics.group_committed(len(answers))
             except (Unavailable, Aborted) as exc:
                 answers = dict.fromkeys(together, exc)
             except Exception as exc:  # a statement refused it: it was rolled back
