@@ -75,24 +75,25 @@ User = user_pb2.User
 Queued = tuple[Command, "float | None", "asyncio.Future[User]"]
 #: At most this many commands share one transaction (two round trips for the lot).
 MAX_GROUP = 16
-#: Group transactions in flight per process: one, so that commands queue behind it and the next group
-#: is bigger (docs/benchmarks.md, "PostgreSQL: group commit").
-GROUPS = 1
 
 
 class Threads:
     """``Writes`` (``service.users.servicer``) for PostgreSQL: commands and reads on ``workers`` threads."""
 
-    def __init__(self, store: Store, workers: int | None = None) -> None:
+    def __init__(self, store: Store, workers: int | None = None, *, inline: bool = False) -> None:
         self.store = store
         self.workers = workers or store.database.workers
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="database")
+        #: Groups run on the event loop's thread (the writer process, whose loop does nothing else), not
+        #: on a thread of the pool (a server's loop must not wait on the database).
+        self.inline = inline
         #: Per user with a command here: its lock, and how many commands hold or wait for it.
         self._users: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = {}
         #: Commands whose user's turn has come, waiting for a group; commands to run alone (``Users.run``).
         self._queued: deque[Queued] = deque()
         self._alone: deque[Queued] = deque()
-        self._groups = self._lone = 0  # running
+        self._grouping = False  # a group is running or about to
+        self._lone = 0  # commands running alone
 
     async def run(self, command: Command) -> User:
         key = (command.tenant_id, command.user_id)
@@ -113,25 +114,40 @@ class Threads:
                 del self._users[key]
 
     def _dispatch(self) -> None:
-        """Start what may start: commands to run alone, on the threads a group leaves (at least one); then
-        the queued commands, up to ``MAX_GROUP`` of those still awaited, as one group."""
+        """Start what may start: commands to run alone, on the pool's threads (all of them when groups run
+        inline, all but one when not); then, unless one is running, a group of the queued commands."""
         loop = asyncio.get_running_loop()
-        while self._alone and self._lone < max(1, self.workers - GROUPS):
+        while self._alone and self._lone < (self.workers if self.inline else max(1, self.workers - 1)):
             queued = self._alone.popleft()
             if not queued[2].done():  # a cancelled call's command is dropped
                 self._lone += 1
                 job = loop.run_in_executor(self.executor, self._job, queued[1], self.store.users.run, (queued[0],))
                 job.add_done_callback(functools.partial(self._ran_alone, queued))
-        while self._queued and self._groups < GROUPS:
-            group: list[Queued] = []
-            while self._queued and len(group) < MAX_GROUP:
-                queued = self._queued.popleft()
-                if not queued[2].done():
-                    group.append(queued)
-            if group:
-                self._groups += 1
-                ran = loop.run_in_executor(self.executor, self._group, [(c, deadline) for c, deadline, _ in group])
+        if self._queued and not self._grouping:
+            self._grouping = True
+            if self.inline:  # after the loop's turn: the commands of the frames read with this one queue too
+                loop.call_soon(self._group_inline)
+            else:
+                group = self._take()
+                ran = loop.run_in_executor(self.executor, self._group, group)
                 ran.add_done_callback(functools.partial(self._ran_group, group))
+
+    def _take(self) -> list[Queued]:
+        """The queued commands still awaited (a cancelled call's is dropped), up to ``MAX_GROUP``."""
+        group: list[Queued] = []
+        while self._queued and len(group) < MAX_GROUP:
+            queued = self._queued.popleft()
+            if not queued[2].done():
+                group.append(queued)
+        return group
+
+    def _group_inline(self) -> None:
+        group = self._take()
+        try:
+            answers: list[Any] = self._group(group)
+        except Exception as exc:  # the group's answer
+            answers = [exc] * len(group)
+        self._answer(group, answers)
 
     def _ran_alone(self, queued: Queued, job: asyncio.Future[User]) -> None:
         self._lone -= 1
@@ -140,9 +156,12 @@ class Threads:
         self._dispatch()
 
     def _ran_group(self, group: list[Queued], job: asyncio.Future[list[User | Exception | None]]) -> None:
-        self._groups -= 1
         error = job.exception()
-        answers = [error] * len(group) if error is not None else job.result()
+        self._answer(group, [error] * len(group) if error is not None else job.result())
+
+    def _answer(self, group: list[Queued], answers: list[Any]) -> None:
+        """Each command its answer, or a place among those to run alone; then the next group."""
+        self._grouping = False
         for queued, answer in zip(group, answers, strict=True):
             if answer is None:
                 self._alone.append(queued)
@@ -150,12 +169,13 @@ class Threads:
                 _settle(queued[2], answer)
         self._dispatch()
 
-    def _group(self, group: list[tuple[Command, float | None]]) -> list[User | Exception | None]:
-        """On a database thread: the group's commands whose deadline has not passed (``Users.run_many``)."""
+    def _group(self, group: list[Queued]) -> list[User | Exception | None]:
+        """The group's commands whose deadline has not passed (``Users.run_many``). Reads no future: it
+        may run on a thread of the pool."""
         now = time.monotonic()
-        late = {i for i, (_, deadline) in enumerate(group) if deadline is not None and now > deadline}
+        late = {i for i, (_, deadline, _) in enumerate(group) if deadline is not None and now > deadline}
         try:
-            done = iter(self.store.users.run_many([command for i, (command, _) in enumerate(group) if i not in late]))
+            done = iter(self.store.users.run_many([queued[0] for i, queued in enumerate(group) if i not in late]))
         finally:
             self.store.database.release()
         return [DeadlineExceeded("the deadline passed before the database call could start") if i in late

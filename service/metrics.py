@@ -63,8 +63,8 @@ class _Recorded:
             "userservice_db_transaction_seconds", "Time of a write transaction, each attempt, commit included.",
             buckets=TRANSACTION_BUCKETS, registry=registry)
         self.group_commands = Histogram(
-            "userservice_db_group_commands", "Write commands committed by one group-commit transaction "
-            "(PostgreSQL).", buckets=GROUP_BUCKETS, registry=registry)
+            "userservice_db_group_commands", "Write commands answered by one group-commit transaction "
+            "(PostgreSQL): written, replayed, or refused by their own rules.", buckets=GROUP_BUCKETS, registry=registry)
         self.transaction_retries = Counter(
             "userservice_db_transaction_retries", "Write transactions run again after a serialization "
             "failure or deadlock (PostgreSQL).", registry=registry)

@@ -262,7 +262,7 @@ class Concurrent:
     """PostgreSQL: each command on ``Threads`` as it arrives, its answer sent when it finishes."""
 
     def __init__(self, store: Store) -> None:
-        self.threads = Threads(store)
+        self.threads = Threads(store, inline=True)
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
     def on_frames(self, frames: Frames, batch: list[tuple[int, bytes]]) -> None:

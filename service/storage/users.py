@@ -20,9 +20,9 @@ from peewee import Tuple
 from userservice.v1 import user_pb2
 
 from service import metrics
-from service.errors import Aborted, NotFound, ServiceError, Unavailable
+from service.errors import NotFound, ServiceError, Unavailable
 from service.storage.audit import Audit
-from service.storage.db import Database
+from service.storage.db import Conflict, Database
 from service.storage.models import USER_COLUMNS, UserRow
 from service.storage.requests import Requests
 from service.users import fields
@@ -203,9 +203,10 @@ class Users:
         the lot (docs/benchmarks.md, "PostgreSQL: group commit"). A command is left to run alone when
         it is validate-only, when its row is missing or locked by another transaction (``SKIP LOCKED``:
         the group never waits on a lock), or when a statement refused the shared transaction (a unique
-        index: whose write it was is not known, and nothing of it was written). A database that is
-        down, busy or conflicting answers every command as it would have answered each alone. SQLite,
-        whose writer runs one transaction at a time, runs each alone here.
+        index: whose write it was is not known, and nothing of it was written), or when the group hit a
+        serialization failure or deadlock (``run`` retries, with its backoff; the group itself never
+        sleeps). A database that is down or busy answers every command as it would have answered each
+        alone. SQLite, whose writer runs one transaction at a time, runs each alone here.
         """
         if self.database.is_sqlite:
             return [self._alone(command) for command in commands]
@@ -213,9 +214,11 @@ class Users:
         answers: dict[int, User | Exception] = {}
         if together:
             try:
-                answers = self.database.retry(lambda: self._run_together(commands, together))
+                answers = metrics.transaction(lambda: self._run_together(commands, together))
                 metrics.group_committed(len(answers))
-            except (Unavailable, Aborted) as exc:
+            except Conflict:  # each alone, where ``run`` retries it after a backoff: a group never sleeps
+                answers = {}
+            except Unavailable as exc:
                 answers = dict.fromkeys(together, exc)
             except Exception as exc:  # a statement refused it: it was rolled back
                 answers = {together[0]: exc} if len(together) == 1 else {}
