@@ -1,25 +1,28 @@
-"""PostgreSQL: the store's work on a bounded pool of threads, so the event loop never waits on the database.
+"""PostgreSQL: update commands in groups, one transaction per group; the rest on a bounded pool of threads.
 
 On PostgreSQL the writer process (``service.writer``) runs every write command (``service.users.update``)
-here, and the server its reads (both, with ``--no-writer-process``), on ``store.database.workers``
-threads (``--pool-size``, see ``service.storage.postgres``). Each job checks a connection out of
-Peewee's pool (Peewee keeps the connection per thread), runs the store's own synchronous code, then
-gives it back. psycopg2 releases the GIL while it waits on the server, so a job waiting for a row
-lock, a commit's WAL flush or a retry's sleep holds its thread, never the loop, and health checks,
-reads and other users' updates keep being served.
+here, and the server its reads (both, with ``--no-writer-process``). Work that may wait runs on
+``store.database.workers`` threads (``--pool-size``, see ``service.storage.postgres``): each job checks
+a connection out of Peewee's pool (Peewee keeps the connection per thread), runs the store's own
+synchronous code, then gives it back. psycopg2 releases the GIL while it waits on the server, so a job
+waiting for a row lock or a retry's sleep holds its thread, never the loop.
 
-Group commit. The update commands whose user's turn has come queue here; one thread at a time
-(``GROUPS``) takes all of them (up to ``MAX_GROUP``) and runs them as one transaction
-(``Users.run_many``: one ``FOR UPDATE SKIP LOCKED`` read of their rows, each command's rules on its
-row, every write and one ``COMMIT``: two round trips for the group). While it runs, the next
-commands queue, so groups grow with the load and stay single commands when it is light. A command
-the group leaves (its row locked by another transaction, its user missing, validate-only, or a unique
-index refused the group) runs alone (``Users.run``, waiting for its row lock if it must) on one of the
-other threads, so a row locked elsewhere holds only its own calls. Why: the client's and PostgreSQL's
-CPU per transaction is mostly per round trip and per ``COMMIT``, not per row (``python -m bench.drivers
---group 2 --group 4``), and CPU is what bounds a replica on a small machine; one group at a time lets
-the queue, and so the groups, grow. The figures, against the same service without groups and with two
-groups in flight, are in docs/benchmarks.md ("PostgreSQL: group commit").
+Group commit. The update commands whose user's turn has come queue here, and one group at a time takes
+all of them (up to ``MAX_GROUP``) and runs them as one transaction (``Users.run_many``: one ``FOR
+UPDATE SKIP LOCKED`` read of their rows, each command's rules on its row, every write and one
+``COMMIT``: two round trips for the group). While it runs, the next commands queue, so groups grow with
+the load and stay single commands when it is light. In the writer process a group runs on its event
+loop (``inline``): that loop does nothing but read commands and send answers, and a group never waits
+on a row lock or sleeps, so nothing else is held up but the commands queued behind it, which form the
+next group. In a server (``--no-writer-process``) it runs on one of the threads, off the gRPC loop.
+A command the group leaves (its row locked by another transaction, its user missing, validate-only, a
+unique index refused the group, or the group hit a serialization failure) runs alone on a thread
+(``Users.run``: it waits for its row lock, and retries with backoff), so a row locked elsewhere holds
+only its own calls. Why: the client's and PostgreSQL's CPU per transaction is mostly per round trip and
+per ``COMMIT``, not per row (``python -m bench.drivers --group 2 --group 4``), and CPU is what bounds a
+replica on a small machine; running the group on the writer's loop also saves two thread hand-offs per
+group. The figures, against the same service without groups and with groups on a thread or two at a
+time, are in docs/benchmarks.md ("PostgreSQL: group commit").
 
 Why threads over psycopg2, not ``playhouse.pwasyncio`` (asyncpg under greenlets) or psycopg 3's
 async pool: the store's transaction code, its SQLSTATE translation (``postgres.classify`` reads
