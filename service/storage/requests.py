@@ -11,6 +11,10 @@ its write committed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from peewee import Tuple
 from userservice.v1 import user_pb2
 
 from service.errors import InvalidArgument, Violation
@@ -32,23 +36,30 @@ class Requests:
         self.database = database
         self.remembered = 0
 
+    def stored(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Any]:
+        """The remembered rows of these (tenant, request id) keys, read in one statement."""
+        database = self.database
+        sql = database.sql(("replay", len(keys)), lambda: RequestRow.select(
+            RequestRow.tenant_id, RequestRow.request_id, RequestRow.method, RequestRow.response,
+            RequestRow.user_id, RequestRow.create_time, RequestRow.digest).where(
+            Tuple(RequestRow.tenant_id, RequestRow.request_id).in_([(0, "")] * len(keys))))
+        rows = database.execute(sql, [value for key in keys for value in key]).fetchall()
+        return {(row[0], row[1]): row[2:] for row in rows}
+
     def replay(self, tenant_id: int, request_id: str, method: str, user_id: str, now: int,
-               digest: str = "") -> user_pb2.User | None:
+               digest: str = "", found: dict[tuple[int, str], Any] | None = None) -> user_pb2.User | None:
         """The stored reply of an earlier call with this request id; ``user_id`` must be that call's user,
-        and ``digest`` that call's digest."""
+        and ``digest`` that call's digest. ``found``: what ``stored`` read for a group of commands (None:
+        read this one now)."""
         if not request_id:
             return None
-        database = self.database
-        sql = database.sql("replay", lambda: RequestRow.select(
-            RequestRow.method, RequestRow.response, RequestRow.user_id, RequestRow.create_time,
-            RequestRow.digest).where(
-            (RequestRow.tenant_id == 0) & (RequestRow.request_id == "")))
-        row = database.execute(sql, (tenant_id, request_id)).fetchone()
+        key = (tenant_id, request_id)
+        row = (self.stored([key]) if found is None else found).get(key)
         if row is None:
             return None
         if row[3] < now - REQUEST_ID_TTL_MICROS:  # expired: this id starts afresh
             RequestRow.delete().where((RequestRow.tenant_id == tenant_id)
-                                      & (RequestRow.request_id == request_id)).execute(database.db)
+                                      & (RequestRow.request_id == request_id)).execute(self.database.db)
             return None
         if row[0] != method:
             raise _reused(f"already used by {row[0]}")

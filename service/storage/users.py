@@ -173,9 +173,9 @@ class Users:
                 return replay
             return self._apply(command, self._fetch(command.tenant_id, command.user_id, lock=True), now)
 
-    def _replay(self, command: Command, now: int) -> User | None:
+    def _replay(self, command: Command, now: int, found: dict[tuple[int, str], Any] | None = None) -> User | None:
         return self.requests.replay(command.tenant_id, command.request_id, command.method, command.user_id, now,
-                                    _digest(command))
+                                    _digest(command), found)
 
     def _apply(self, command: Command, row: Any, now: int) -> User:
         """The command on its locked ``row``: the rules, the changed columns, the request id, the audit row."""
@@ -236,10 +236,12 @@ class Users:
         answers: dict[int, User | Exception] = {}
         waiting: dict[tuple[int, str], int] = {}
         with self.database.write(unique=True):
+            ids = [(commands[i].tenant_id, commands[i].request_id) for i in indexes if commands[i].request_id]
+            found = self.requests.stored(ids) if ids else {}  # every request id of the group, one statement
             for i in indexes:
                 command = commands[i]
                 try:
-                    replay = self._replay(command, now)
+                    replay = self._replay(command, now, found)
                 except ServiceError as exc:
                     answers[i] = exc
                     continue

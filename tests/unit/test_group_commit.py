@@ -12,7 +12,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from service.errors import Aborted, NotFound
+from service.errors import Aborted, InvalidArgument, NotFound
 from service.storage import Store
 from service.users.update import prepare_update
 from tests import factories
@@ -108,12 +108,27 @@ def test_validate_only_and_missing_users_are_left_to_run_alone(store: Store) -> 
         store.users.run(rename("usr_missing", "X"))
 
 
-def test_a_request_id_replays_inside_a_group_without_writing_again(store: Store) -> None:
+def test_request_ids_replay_inside_a_group_without_writing_again(store: Store) -> None:
+    users = [factories.stored_user(store) for _ in range(3)]
+    ids = ["0b5e8f6e-3c1d-4a7e-9b2f-5d6c7e8f9a01", "1c6f9a7f-4d2e-4b8f-8c3a-6e7d8f9a0b12"]
+    first = store.users.run_many([rename(users[0].id, "Once", request_id=ids[0]),
+                                  rename(users[1].id, "Twice", request_id=ids[1]), rename(users[2].id, "Other")])
+
+    again = store.users.run_many([rename(users[0].id, "Once", request_id=ids[0]),
+                                  rename(users[1].id, "Twice", request_id=ids[1]), rename(users[2].id, "Other 2")])
+
+    assert again[:2] == first[:2]
+    assert [store.users.get(1, u.id).etag for u in users[:2]] == [u.etag for u in first[:2]]  # type: ignore[union-attr]
+    assert [changes(store, u.id) for u in users] == [2, 2, 3]
+
+
+def test_a_request_id_reused_for_another_request_is_refused_in_a_group_and_the_others_commit(store: Store) -> None:
     user, other = factories.stored_user(store), factories.stored_user(store)
-    request_id = "0b5e8f6e-3c1d-4a7e-9b2f-5d6c7e8f9a01"
-    first = store.users.run_many([rename(user.id, "Once", request_id=request_id), rename(other.id, "Other")])[0]
+    request_id = "2d7a0b8c-5e3f-4c9a-9d4b-7f8e9a0b1c23"
+    store.users.run_many([rename(user.id, "First", request_id=request_id), rename(other.id, "Other")])
 
-    again = store.users.run_many([rename(user.id, "Once", request_id=request_id), rename(other.id, "Other 2")])[0]
+    answers = store.users.run_many([rename(user.id, "Changed", request_id=request_id), rename(other.id, "Other 2")])
 
-    assert again == first and store.users.get(1, user.id).etag == first.etag  # type: ignore[union-attr]
-    assert changes(store, user.id) == 2
+    assert isinstance(answers[0], InvalidArgument) and answers[0].reason == "REQUEST_ID_REUSED"
+    assert answers[1].display_name == "Other 2"  # type: ignore[union-attr]
+    assert store.users.get(1, user.id).display_name == "First"
