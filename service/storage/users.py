@@ -21,6 +21,7 @@ from userservice.v1 import user_pb2
 
 from service import metrics
 from service.errors import NotFound, ServiceError, Unavailable
+from service.storage import postgres
 from service.storage.audit import Audit
 from service.storage.db import Conflict, Database
 from service.storage.models import USER_COLUMNS, UserRow
@@ -202,11 +203,13 @@ class Users:
         One locked read of all their rows, then every write and one ``COMMIT``: two round trips for
         the lot (docs/benchmarks.md, "PostgreSQL: group commit"). A command is left to run alone when
         it is validate-only, when its row is missing or locked by another transaction (``SKIP LOCKED``:
-        the group never waits on a lock), or when a statement refused the shared transaction (a unique
-        index: whose write it was is not known, and nothing of it was written), or when the group hit a
-        serialization failure or deadlock (``run`` retries, with its backoff; the group itself never
-        sleeps). A database that is down or busy answers every command as it would have answered each
-        alone. SQLite, whose writer runs one transaction at a time, runs each alone here.
+        the group never waits on a lock), when PostgreSQL refused a statement of the shared transaction
+        (a unique index: whose write it was is not known, and nothing of it was written), or when the
+        group hit a serialization failure or deadlock (``run`` retries, with its backoff; the group itself
+        never sleeps). A database that is down or busy, or a failure whose outcome is not known (a
+        connection lost during ``COMMIT``), answers every command of the group as it would have answered
+        each alone: never run again, so never written twice. SQLite, whose writer runs one transaction at
+        a time, runs each alone here.
         """
         if self.database.is_sqlite:
             return [self._alone(command) for command in commands]
@@ -220,8 +223,11 @@ class Users:
                 answers = {}
             except Unavailable as exc:
                 answers = dict.fromkeys(together, exc)
-            except Exception as exc:  # a statement refused it: it was rolled back
-                answers = {together[0]: exc} if len(together) == 1 else {}
+            except Exception as exc:
+                # Refused by the server (a SQLSTATE: a unique index, say), the group was rolled back and each
+                # may run alone; without one, whether it committed is not known, and the error is every answer.
+                refused = len(together) > 1 and postgres.sqlstate(exc) is not None
+                answers = {} if refused else dict.fromkeys(together, exc)
         return [answers.get(i) for i in range(len(commands))]
 
     def _alone(self, command: Command) -> User | Exception:

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from service.errors import Aborted, InvalidArgument, NotFound
+from service.errors import Aborted, InvalidArgument, NotFound, Unavailable
 from service.storage import Store
 from service.users.update import prepare_update
 from tests import factories
@@ -132,3 +132,18 @@ def test_a_request_id_reused_for_another_request_is_refused_in_a_group_and_the_o
     assert isinstance(answers[0], InvalidArgument) and answers[0].reason == "REQUEST_ID_REUSED"
     assert answers[1].display_name == "Other 2"  # type: ignore[union-attr]
     assert store.users.get(1, user.id).display_name == "First"
+
+
+def test_a_connection_lost_under_a_group_is_every_commands_unavailable_and_none_runs_again(store: Store) -> None:
+    users = [factories.stored_user(store, display_name="Before") for _ in range(3)]
+    name = store.database.url.rsplit("/", 1)[1]
+    with psycopg2.connect(store.database.url) as admin, admin.cursor() as cur:  # what a failover does
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid()", (name,))
+
+    answers = store.users.run_many([rename(u.id, "Lost") for u in users])
+
+    assert [(type(a), getattr(a, "reason", None)) for a in answers] == [(Unavailable, "DATABASE_UNAVAILABLE")] * 3
+    assert [store.users.get(1, u.id).display_name for u in users] == ["Before"] * 3
+    assert [changes(store, u.id) for u in users] == [1, 1, 1]
+    assert [a.display_name for a in store.users.run_many([rename(u.id, "After") for u in users])] == ["After"] * 3  # type: ignore[union-attr]
