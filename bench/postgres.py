@@ -26,6 +26,7 @@ Skipped, with a line saying why, when pgbench or the PostgreSQL server (``--post
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -120,10 +121,9 @@ def transaction_statements() -> tuple[str, str, str]:
 
 def group_select(size: int) -> str:
     """The locked read of a group of ``size`` users (``Users.run_many``), as the store renders it."""
-    select = transaction_statements()[0]
-    rows = ", ".join(["(%s, %s)"] * size)
-    return select.replace('(("t1"."tenant_id" = %s) AND ("t1"."id" = %s)) FOR UPDATE',
-                          f'(("t1"."tenant_id", "t1"."id") IN ({rows})) FOR UPDATE SKIP LOCKED')
+    select, one = transaction_statements()[0], '(("t1"."tenant_id" = %s) AND ("t1"."id" = %s))'
+    either = functools.reduce(lambda rows, row: f"({rows} OR {row})", [one] * size)  # models.any_of
+    return select.replace(f"{one} FOR UPDATE", f"{either} FOR UPDATE SKIP LOCKED")
 
 
 def pgbench_script(url: str, width: int) -> str:

@@ -7,6 +7,8 @@ existing databases; ``tests/unit/test_migrations.py`` fails until one does.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Any
 
 import peewee as pw
@@ -105,6 +107,13 @@ class LoginPolicyRow(BaseModel):
 
     class Meta:
         table_name = "login_policy"
+
+
+def any_of(tenant: Any, key: Any, count: int) -> Any:
+    """Rows whose (``tenant``, ``key``) is one of ``count`` pairs given as parameters, in one statement: a
+    disjunction of equalities, which SQLite and PostgreSQL each answer from a unique index per pair (a
+    row-value ``IN`` made SQLite scan the table)."""
+    return functools.reduce(operator.or_, [(tenant == 0) & (key == "")] * count)
 
 
 MODELS = [SchemaVersion, Tenant, ApiKey, UserRow, UserChangeRow, RequestRow, LoginPolicyRow]

@@ -11,8 +11,6 @@ its write committed.
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +18,7 @@ from userservice.v1 import user_pb2
 
 from service.errors import InvalidArgument, Violation
 from service.storage.db import Database
-from service.storage.models import RequestRow
+from service.storage.models import RequestRow, any_of
 
 #: How long a request id is remembered (AIP-155 asks for "a reasonable time"): a day.
 REQUEST_ID_TTL_MICROS = 24 * 3600 * 1_000_000
@@ -38,13 +36,12 @@ class Requests:
         self.remembered = 0
 
     def stored(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Any]:
-        """The remembered rows of these (tenant, request id) keys, read in one statement (a disjunction of
-        equalities: SQLite searches its index for each, where a row-value ``IN`` would scan)."""
+        """The remembered rows of these (tenant, request id) keys, read in one statement."""
         database = self.database
         sql = database.sql(("replay", len(keys)), lambda: RequestRow.select(
             RequestRow.tenant_id, RequestRow.request_id, RequestRow.method, RequestRow.response,
             RequestRow.user_id, RequestRow.create_time, RequestRow.digest).where(
-            functools.reduce(operator.or_, [(RequestRow.tenant_id == 0) & (RequestRow.request_id == "")] * len(keys))))
+            any_of(RequestRow.tenant_id, RequestRow.request_id, len(keys))))
         rows = database.execute(sql, [value for key in keys for value in key]).fetchall()
         return {(row[0], row[1]): row[2:] for row in rows}
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from peewee import Tuple
 from userservice.v1 import user_pb2
 
 from service import metrics
@@ -24,7 +23,7 @@ from service.errors import NotFound, ServiceError, Unavailable
 from service.storage import postgres
 from service.storage.audit import Audit
 from service.storage.db import Conflict, Database
-from service.storage.models import USER_COLUMNS, UserRow
+from service.storage.models import USER_COLUMNS, UserRow, any_of
 from service.storage.requests import Requests
 from service.users import fields
 from service.users.commands import Create
@@ -208,11 +207,11 @@ class Users:
         group hit a serialization failure or deadlock (``run`` retries, with its backoff; the group itself
         never sleeps). A database that is down or busy, or a failure whose outcome is not known (a
         connection lost during ``COMMIT``), answers every command of the group as it would have answered
-        each alone: never run again, so never written twice. SQLite, whose writer runs one transaction at
-        a time, runs each alone here.
+        each alone: never run again, so never written twice. On SQLite, whose writer runs one transaction
+        at a time, every command is left to run alone.
         """
         if self.database.is_sqlite:
-            return [self._alone(command) for command in commands]
+            return [None] * len(commands)
         together = [i for i, command in enumerate(commands) if not command.validate_only]
         answers: dict[int, User | Exception] = {}
         if together:
@@ -229,12 +228,6 @@ class Users:
                 refused = len(together) > 1 and postgres.sqlstate(exc) is not None
                 answers = {} if refused else dict.fromkeys(together, exc)
         return [answers.get(i) for i in range(len(commands))]
-
-    def _alone(self, command: Command) -> User | Exception:
-        try:
-            return self.run(command)
-        except Exception as exc:  # the command's answer
-            return exc
 
     def _run_together(self, commands: Sequence[Command], indexes: Sequence[int]) -> dict[int, User | Exception]:
         """``commands[i]`` for each of ``indexes`` in one transaction; those left without an answer run alone."""
@@ -269,7 +262,7 @@ class Users:
             return []
         sql = self.database.sql(("lock many", len(keys)), lambda: UserRow.select(
             *[getattr(UserRow, c) for c in USER_COLUMNS]).where(
-            Tuple(UserRow.tenant_id, UserRow.id).in_([(0, "")] * len(keys))).for_update(skip_locked=True))
+            any_of(UserRow.tenant_id, UserRow.id, len(keys))).for_update(skip_locked=True))
         return self.database.execute(sql, [value for key in keys for value in key]).fetchall()
 
     def _write(self, row: Any, current: User, change: Change, now: int) -> tuple[User, list[str]]:
