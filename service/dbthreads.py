@@ -81,7 +81,8 @@ MAX_GROUP = 16
 
 
 class Threads:
-    """``Writes`` (``service.users.servicer``) for PostgreSQL: commands and reads on ``workers`` threads."""
+    """``Writes`` (``service.users.servicer``) for PostgreSQL: update commands in groups, and what a group
+    leaves alone, creates and reads on ``workers`` threads."""
 
     def __init__(self, store: Store, workers: int | None = None, *, inline: bool = False) -> None:
         self.store = store

@@ -1,16 +1,16 @@
 """Where write commands run: in this process (``InProcess``), or in the writer process.
 
 ``userservice serve`` runs two processes: the server (gRPC, Envoy's upstream, key checks, the update
-pipeline's preparation, password hashing, the access log, every read) and this writer, its child, which
-owns the Store's writes. On SQLite the writer runs one transaction at a time, and the server reads its
-file inline. On PostgreSQL the writer runs each command on its own database threads
-(``service.dbthreads.Threads``: up to ``--pool-size`` transactions in flight, one per user at a time) and
-answers each as it finishes, and the server reads on database threads of its own; so the gRPC event loop
-and the transactions no longer take turns on one interpreter lock (1.22x the calls/s of one process, p99
-28 against 42 ms: docs/benchmarks.md, "PostgreSQL"). The servicer hands a *typed write command*
-(``service.users.update``: ``Update``, ``SetState``, ``SetPassword``, ``RecordLogin``, ``Create``) to
-``Writes.run``/``create``; ``WriterClient`` sends it over a socket pair, with the caller's deadline,
-and the writer runs it in its Store's transaction and sends back the user or the domain error. The
+pipeline's preparation, password hashing, the access log, every read) and this writer, its child, which owns
+the Store's writes. On SQLite the writer runs one transaction at a time, and the server reads its file
+inline. On PostgreSQL the writer commits the update commands of different users that queue together in one
+transaction, on its own event loop, and runs what a group leaves alone on its database threads
+(``service.dbthreads.Threads``: group commit, one command per user at a time), answering each command as it
+finishes; the server reads on database threads of its own. So the gRPC event loop and the transactions never
+take turns on one interpreter lock (docs/benchmarks.md, "PostgreSQL: group commit"). The servicer hands a
+*typed write command* (``service.users.update``: ``Update``, ``SetState``, ``SetPassword``, ``RecordLogin``,
+``Create``) to ``Writes.run``/``create``; ``WriterClient`` sends it over a socket pair, with the caller's
+deadline, and the writer runs it in its Store's transaction and sends back the user or the domain error. The
 servicer code is the same in both modes, and no list says which RPC writes: what crosses is a write.
 
 Why typed commands rather than a second gRPC server on a Unix socket: the command is what the store
@@ -259,7 +259,7 @@ def failure(command: Any, kind: str, exc: BaseException) -> tuple[bool, Any]:
 
 
 class Concurrent:
-    """PostgreSQL: each command on ``Threads`` as it arrives, its answer sent when it finishes."""
+    """PostgreSQL: each command to ``Threads`` as it arrives (grouped there), its answer sent when it finishes."""
 
     def __init__(self, store: Store) -> None:
         self.threads = Threads(store, inline=True)

@@ -3,7 +3,8 @@
 ``connect_postgres`` turns ``postgresql://`` (or ``postgres://``, ``postgresql+pool://``) into
 Peewee's ``PooledPostgresqlDatabase`` over psycopg2. In the server, database work runs on a bounded
 thread pool (``service.dbthreads``), each thread checking a connection out of this pool per call; the
-event-loop thread keeps one more for what it still reads itself (API keys, the seed routes' lookups).
+event-loop thread keeps one more: in the server for what it still reads itself (API keys, the seed
+routes' lookups), in the writer process for the group-commit transactions it runs on its loop.
 ``workers`` sizes it: ``--pool-size`` (default ``DEFAULT_WORKERS``), at most the URL's
 ``max_connections`` less the event loop's one; without ``max_connections`` in the URL the pool's cap
 is ``workers + 1``. The pool hands out a fresh connection after a broken one is discarded, and waits
@@ -47,8 +48,8 @@ POOL_DEFAULTS: dict[str, Any] = {
     "timeout": 5,  # seconds to wait for a free pooled connection
     "connect_timeout": 5,  # psycopg2: seconds to reach the server, so a dead host fails fast
 }
-#: Transactions in flight per server process (threads of ``service.dbthreads``) without ``--pool-size``: 4
-#: did 1.1-1.2x the calls/s of 8 with two round trips per write (docs/scaling.md, "Sizing").
+#: Threads of ``service.dbthreads`` per server process without ``--pool-size``: what a group commit leaves
+#: to run alone (a row locked elsewhere waits on one of them), and reads (docs/scaling.md, "Sizing").
 DEFAULT_WORKERS = 4
 #: Row-lock waits and statements end after this long (milliseconds); the call gets UNAVAILABLE.
 LOCK_TIMEOUT_MS = 5000
