@@ -15,10 +15,15 @@ about its cost in front of the service. This measures it at the service's rate, 
 3. the same, the no-op paced (``--delay-ms``, found by trying before the rounds) to the service's REST rate;
 4. the same paced no-op, sending the initial metadata ``etag`` on transcoded calls as the service does;
 5. the paced no-op again, behind an Envoy stripped to the transcoder and the router (no buffer filter, no Lua
-   filter, no ``x-request-id``, no added header): what no configuration of Envoy's transcoder goes below.
+   filter, no ``x-request-id``, no added header): what no configuration of Envoy's transcoder goes below;
+6. the service's REST PATCH through such a stripped Envoy: Envoy's cost in front of the service itself, on a
+   machine that the service keeps busy (in front of the paced no-op, whose machine is mostly idle, Envoy
+   can cost less per call at the same rate: docs/benchmarks.md, "2026-12-04").
 
 It prints each measurement, then the medians, and the ratio issue 20 sets as it would be if the service's
-server and writer cost no more per REST call than per gRPC call: (gRPC + Envoy at the service's rate) / gRPC.
+server and writer cost no more per REST call than per gRPC call: (gRPC + Envoy at the service's rate) / gRPC,
+with Envoy's cost from each of 3-6; then, per round, the bound with the `etag` batch added (what it cost
+the paced no-op, 4 less 3) and a stripped Envoy's cost, in front of the paced no-op (5) and of the service (6).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from service import envoy as envoy_config
 from service.envoy import Envoy
 
 CONNECTIONS = 16
+#: The name of the stripped Envoy in front of the service, apart from the service's own Envoy (idle then).
+STRIPPED = "stripped Envoy"
 
 
 def stored_user(port: int, key: str, width: int) -> bytes:
@@ -127,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         measured_update("warm-up", grpc_port, key, db, width, 16, 2000)
         rest(http_port, 1)
         service_rate = rest(http_port, args.seconds).rps
+        stripped_front = free_port()
+        stripped_proc = stripped_envoy(stripped_front, grpc_port, run_dir / "stripped-service-envoy.json")
+        stack.callback(stripped_proc.kill)
+        wait_listening(stripped_front)
+        rest(stripped_front, 1)
         reply = run_dir / "user.bin"
         reply.write_bytes(stored_user(grpc_port, key, width))
 
@@ -167,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             measure("service gRPC", {"server": service.pid}, measured_update, name="grpc", port=grpc_port,
                     key=key, db=db, width=width, streams=16, requests=args.requests)
             measure("service REST", {"server": service.pid}, rest, port=http_port, seconds=args.seconds)
+            measure("service REST, stripped Envoy", {"server": service.pid, STRIPPED: stripped_proc.pid}, rest,
+                    port=stripped_front, seconds=args.seconds)
             for label, front, envoy_pid, noop_pid in (at_once, paced, paced_etag, stripped):
                 measure(f"no-op {label} REST", {"envoy": envoy_pid, "no-op": noop_pid}, rest, port=front,
                         seconds=args.seconds)
@@ -181,6 +195,22 @@ def main(argv: list[str] | None = None) -> int:
         envoy_us = med[label]["envoy"]
         print(f"(gRPC {grpc_us:.0f} + Envoy, {label[6:-5]}, {envoy_us:.0f}) / gRPC = "
               f"{(grpc_us + envoy_us) / grpc_us:.2f}")
+    envoy_us = med["service REST, stripped Envoy"][STRIPPED]
+    print(f"(gRPC {grpc_us:.0f} + the stripped Envoy in front of the service, {envoy_us:.0f}) / gRPC = "
+          f"{(grpc_us + envoy_us) / grpc_us:.2f}")
+    # The bound per round: gRPC + the `etag` batch (what it cost the paced no-op) + a stripped Envoy, / gRPC.
+    print("per round, (gRPC + the etag batch + a stripped Envoy) / gRPC, the Envoy in front of the paced no-op; "
+          "in front of the service:")
+    bounds: dict[str, list[float]] = defaultdict(list)
+    for r, g in enumerate(cpu["service gRPC"]):
+        grpc_r = g["server"] + g.get("writer", 0)
+        etag = cpu["no-op paced, etag REST"][r]["no-op"] - cpu["no-op paced REST"][r]["no-op"]
+        for where, envoy_r in (("no-op", cpu["no-op paced, stripped Envoy REST"][r]["envoy"]),
+                               ("service", cpu["service REST, stripped Envoy"][r][STRIPPED])):
+            bounds[where].append((grpc_r + etag + envoy_r) / grpc_r)
+        print(f"  round {r + 1}: gRPC {grpc_r:.0f}, etag batch {etag:.0f}: "
+              f"{bounds['no-op'][-1]:.2f}; {bounds['service'][-1]:.2f}")
+    print(f"  medians: {statistics.median(bounds['no-op']):.2f}; {statistics.median(bounds['service']):.2f}")
     service_rest = med["service REST"]
     print(f"as measured: REST {sum(service_rest.get(k, 0) for k in ('server', 'writer', 'envoy')):.0f} / gRPC "
           f"{grpc_us:.0f} = {sum(service_rest.get(k, 0) for k in ('server', 'writer', 'envoy')) / grpc_us:.2f}")
