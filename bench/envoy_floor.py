@@ -84,6 +84,14 @@ def stripped_envoy(http_port: int, grpc_port: int, config: Path) -> subprocess.P
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
 
+def stripped_in_front(stack: ExitStack, front: int, grpc_port: int, config: Path) -> int:
+    """``stripped_envoy`` on ``front`` in front of ``grpc_port``, listening, killed by ``stack``: its pid."""
+    proc = stripped_envoy(front, grpc_port, config)
+    stack.callback(proc.kill)
+    wait_listening(front)
+    return proc.pid
+
+
 def wait_listening(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -135,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         rest(http_port, 1)
         service_rate = rest(http_port, args.seconds).rps
         stripped_front = free_port()
-        stripped_proc = stripped_envoy(stripped_front, grpc_port, run_dir / "stripped-service-envoy.json")
-        stack.callback(stripped_proc.kill)
-        wait_listening(stripped_front)
+        stripped_pid = stripped_in_front(stack, stripped_front, grpc_port, run_dir / "stripped-service-envoy.json")
         rest(stripped_front, 1)
         reply = run_dir / "user.bin"
         reply.write_bytes(stored_user(grpc_port, key, width))
@@ -149,10 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 [sys.executable, "-m", "bench.noop_server", "--port", str(port), "--reply", str(reply),
                  "--delay-ms", f"{delay_ms:.3f}", *flags], run_dir / f"noop-{label}.log", "ready"))
             if stripped:
-                front_proc = stripped_envoy(front, port, run_dir / "stripped-envoy.json")
-                stack.callback(front_proc.kill)
-                wait_listening(front)
-                front_pid = front_proc.pid
+                front_pid = stripped_in_front(stack, front, port, run_dir / "stripped-envoy.json")
             else:
                 envoy = Envoy(front, [port])
                 stack.callback(envoy.stop)
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             measure("service gRPC", {"server": service.pid}, measured_update, name="grpc", port=grpc_port,
                     key=key, db=db, width=width, streams=16, requests=args.requests)
             measure("service REST", {"server": service.pid}, rest, port=http_port, seconds=args.seconds)
-            measure("service REST, stripped Envoy", {"server": service.pid, STRIPPED: stripped_proc.pid}, rest,
+            measure("service REST, stripped Envoy", {"server": service.pid, STRIPPED: stripped_pid}, rest,
                     port=stripped_front, seconds=args.seconds)
             for label, front, envoy_pid, noop_pid in (at_once, paced, paced_etag, stripped):
                 measure(f"no-op {label} REST", {"envoy": envoy_pid, "no-op": noop_pid}, rest, port=front,
@@ -211,9 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  round {r + 1}: gRPC {grpc_r:.0f}, etag batch {etag:.0f}: "
               f"{bounds['no-op'][-1]:.2f}; {bounds['service'][-1]:.2f}")
     print(f"  medians: {statistics.median(bounds['no-op']):.2f}; {statistics.median(bounds['service']):.2f}")
-    service_rest = med["service REST"]
-    print(f"as measured: REST {sum(service_rest.get(k, 0) for k in ('server', 'writer', 'envoy')):.0f} / gRPC "
-          f"{grpc_us:.0f} = {sum(service_rest.get(k, 0) for k in ('server', 'writer', 'envoy')) / grpc_us:.2f}")
+    rest_us = sum(med["service REST"].get(k, 0) for k in ("server", "writer", "envoy"))
+    print(f"as measured: REST {rest_us:.0f} / gRPC {grpc_us:.0f} = {rest_us / grpc_us:.2f}")
     return 0
 
 
